@@ -1,0 +1,54 @@
+# filesmount — see README.md.
+GO       ?= go
+PKGS     := ./...
+# Mount tests need root (or fusermount3) and /dev/fuse; they never skip when CI=true.
+TESTFLAGS ?= -race -count=1 -timeout 12m
+
+# Debian packages the tests and the demo use. Installed only when missing,
+# and only when running as root (otherwise a hint is printed).
+DEB_PKGS := fuse3:fusermount3 rsync:rsync nifti-bin:nifti_tool python3-nibabel:/usr/lib/python3/dist-packages/nibabel
+
+.PHONY: all build test test-short demo deps vet fmt-check check clean bench
+
+all: build
+
+build:
+	$(GO) build -o bin/filesmount ./cmd/filesmount
+
+deps:
+	@missing=""; \
+	for pair in $(DEB_PKGS); do \
+	  pkg=$${pair%%:*}; probe=$${pair#*:}; \
+	  if ! command -v $$probe >/dev/null 2>&1 && [ ! -e $$probe ]; then missing="$$missing $$pkg"; fi; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make deps: installing$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing >/dev/null 2>&1 || \
+	    { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing >/dev/null; }; \
+	  else \
+	    echo "make deps: missing$$missing; install them with: sudo apt-get install$$missing"; \
+	  fi; \
+	fi
+
+test: deps
+	$(GO) vet $(PKGS)
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# Unit tests only, no mounts.
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+demo: deps build
+	./bin/filesmount demo
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+check: fmt-check vet test
+
+clean:
+	rm -rf bin

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/filesmount/filesmount/internal/secretfile"
+	"github.com/filesmount/filesmount/remote"
+	"github.com/filesmount/filesmount/remote/cbrain"
+)
+
+// remoteSetup is one configured, verified remote ready to mount.
+type remoteSetup struct {
+	store remote.Store
+}
+
+func cbrainTokenPath(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	dir, err := secretfile.ConfigDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "cbrain-token.json"), nil
+}
+
+// cbrainFromFlags finds the CBRAIN URL and token, and checks the token
+// with the portal, so that a bad token or an unreachable portal fails
+// here with one clear line instead of as EIO on first access. It returns
+// nil when CBRAIN is not configured at all.
+func cbrainFromFlags(ctx context.Context, o *options, logger *log.Logger) (*remoteSetup, error) {
+	url, token := o.cbrainURL, os.Getenv("CBRAIN_API_TOKEN")
+	if token == "" {
+		path, err := cbrainTokenPath(o.cbrainTokenFile)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := secretfile.Read(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			if url != "" {
+				return nil, fmt.Errorf("cbrain: no token for %s: run 'filesmount login cbrain --url %s' or set CBRAIN_API_TOKEN", url, url)
+			}
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("cbrain: %w", err)
+		}
+		var tf cbrain.TokenFile
+		if err := json.Unmarshal(raw, &tf); err != nil || tf.Token == "" {
+			return nil, fmt.Errorf("cbrain: token file %s is damaged; run 'filesmount login cbrain' again", path)
+		}
+		if url == "" {
+			url = tf.URL
+		} else if url != tf.URL {
+			return nil, fmt.Errorf("cbrain: the token in %s is for %s, not %s; run 'filesmount login cbrain --url %s'", path, tf.URL, url, url)
+		}
+		token = tf.Token
+	} else if url == "" {
+		return nil, usageError{"CBRAIN_API_TOKEN is set but --cbrain-url is not"}
+	}
+	return connectCBRAIN(ctx, url, token, o, logger)
+}
+
+func connectCBRAIN(ctx context.Context, url, token string, o *options, logger *log.Logger) (*remoteSetup, error) {
+	client, err := cbrain.NewClient(cbrain.Config{URL: url, Token: token})
+	if err != nil {
+		return nil, err
+	}
+	if o.syncTimeout > 0 {
+		client.SyncTimeout = o.syncTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	userID, err := client.CheckSession(cctx)
+	switch {
+	case errors.Is(err, remote.ErrAuth):
+		return nil, fmt.Errorf("cbrain: the portal at %s rejected the token (expired, invalid, or used from another IP address); run: filesmount login cbrain --url %s", url, url)
+	case err != nil:
+		return nil, fmt.Errorf("cbrain: cannot use the portal at %s: %w", url, err)
+	}
+	logger.Printf("cbrain: connected to %s as user %d", url, userID)
+	return &remoteSetup{store: cbrain.NewStore(client)}, nil
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
+)
+
+// buildBinary compiles filesmount once for the CLI tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "filesmount")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runCLI runs the binary with a private HOME so no real credentials are used.
+func runCLI(t *testing.T, bin string, env []string, stdin string, args ...string) (stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	home := t.TempDir()
+	cmd.Env = append([]string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"), "PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	cmd.Stdout = &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return errb.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return errb.String(), 0
+}
+
+func TestStartupFailuresAreOneClearLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	const badToken = "0123456789abcdef0123456789abcdef"
+	mnt := t.TempDir()
+
+	out, code := runCLI(t, bin, []string{"CBRAIN_API_TOKEN=" + badToken}, "", "--cbrain-url", srv.URL(), mnt)
+	if code == 0 || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.Contains(out, "rejected the token") {
+		t.Errorf("bad token: exit %d, output %q; want one line and a non-zero exit", code, out)
+	}
+	if strings.Contains(out, badToken) {
+		t.Errorf("the token appears in the output: %q", out)
+	}
+
+	// A port nothing listens on.
+	out, code = runCLI(t, bin, []string{"CBRAIN_API_TOKEN=" + badToken}, "", "--cbrain-url", "http://127.0.0.1:1", mnt)
+	if code == 0 || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.Contains(out, "connection refused") {
+		t.Errorf("unreachable portal: exit %d, output %q", code, out)
+	}
+
+	out, code = runCLI(t, bin, nil, "", mnt)
+	if code != 2 || !strings.Contains(out, "no remote configured") {
+		t.Errorf("nothing configured: exit %d, output %q", code, out)
+	}
+}
+
+func TestLoginWritesPrivateTokenFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.AddUser("alice", "s3cret-pw", false)
+	tokenFile := filepath.Join(t.TempDir(), "conf", "cbrain-token.json")
+
+	out, code := runCLI(t, bin, nil, "wrong\n", "login", "cbrain", "--url", srv.URL(), "--user", "alice", "--token-file", tokenFile)
+	if code == 0 || !strings.Contains(out, "login refused") {
+		t.Errorf("wrong password: exit %d, %q", code, out)
+	}
+	out, code = runCLI(t, bin, nil, "s3cret-pw\n", "login", "cbrain", "--url", srv.URL(), "--user", "alice", "--token-file", tokenFile)
+	if code != 0 {
+		t.Fatalf("login: exit %d, %q", code, out)
+	}
+	if strings.Contains(out, "s3cret-pw") {
+		t.Error("the password is echoed")
+	}
+	fi, err := os.Stat(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode %o, want 600", fi.Mode().Perm())
+	}
+	raw, _ := os.ReadFile(tokenFile)
+	if !strings.Contains(string(raw), srv.URL()) || strings.Contains(out, string(raw)) {
+		t.Errorf("token file %q / output %q", raw, out)
+	}
+}

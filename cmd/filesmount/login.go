@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/filesmount/filesmount/internal/secretfile"
+	"github.com/filesmount/filesmount/remote/cbrain"
+)
+
+func runLogin(args []string) error {
+	if len(args) == 0 || args[0] != "cbrain" {
+		return usageError{"usage: filesmount login cbrain --url URL [--user LOGIN]"}
+	}
+	f := pflag.NewFlagSet("login cbrain", pflag.ContinueOnError)
+	url := f.String("url", "", "CBRAIN portal URL")
+	user := f.String("user", "", "login name (asked if not given)")
+	tokenFile := f.String("token-file", "", "where to save the token (default: <config dir>/filesmount/cbrain-token.json)")
+	if err := f.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *url == "" {
+		return usageError{"login cbrain: --url is required"}
+	}
+	path, err := cbrainTokenPath(*tokenFile)
+	if err != nil {
+		return err
+	}
+	in := bufio.NewReader(os.Stdin)
+	login := *user
+	if login == "" {
+		fmt.Fprint(os.Stderr, "CBRAIN login: ")
+		line, err := in.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("reading login: %w", err)
+		}
+		login = strings.TrimSpace(line)
+	}
+	password, err := readPassword(in, "CBRAIN password: ")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := cbrain.Login(ctx, *url, login, password, nil)
+	if err != nil {
+		return err
+	}
+	raw, _ := json.Marshal(cbrain.TokenFile{URL: *url, Token: s.Token})
+	if err := secretfile.Write(path, raw); err != nil {
+		return fmt.Errorf("saving token: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "Logged in as user %d; token saved to %s (mode 0600). It expires after a day without use.\n", s.UserID, path)
+	return nil
+}
+
+// readPassword reads a password without echo from a terminal, or a line
+// from a pipe (for scripts and tests).
+func readPassword(in *bufio.Reader, prompt string) (string, error) {
+	fmt.Fprint(os.Stderr, prompt)
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(os.Stderr)
+		return string(pw), err
+	}
+	line, err := in.ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("reading password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

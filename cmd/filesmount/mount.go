@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/filesmount/filesmount/cache"
+	"github.com/filesmount/filesmount/fs"
+)
+
+// options are the mount command's flags.
+type options struct {
+	cbrainURL       string
+	cbrainTokenFile string
+	cacheSize       byteSize
+	spoolSize       byteSize
+	blockSize       byteSize
+	cacheDir        string
+	readOnly        bool
+	allowOther      bool
+	debug           bool
+	mountOpts       []string
+	metadataTTL     time.Duration
+	attrTimeout     time.Duration
+	syncTimeout     time.Duration
+}
+
+func (o *options) register(f *pflag.FlagSet) {
+	f.StringVar(&o.cbrainURL, "cbrain-url", "", "CBRAIN portal URL (default: the one saved by 'filesmount login cbrain')")
+	f.StringVar(&o.cbrainTokenFile, "cbrain-token-file", "", "CBRAIN token file (default: <config dir>/filesmount/cbrain-token.json; CBRAIN_API_TOKEN overrides)")
+	o.cacheSize = 256 << 20
+	f.Var(&o.cacheSize, "cache-size", "memory for cached blocks (e.g. 256M, 1G)")
+	o.spoolSize = 8 << 30
+	f.Var(&o.spoolSize, "spool-size", "disk for whole-file downloads of remotes without HTTP Range (CBRAIN)")
+	o.blockSize = 1 << 20
+	f.Var(&o.blockSize, "block-size", "size of cached blocks")
+	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for spooled downloads (created 0700)")
+	f.BoolVar(&o.readOnly, "read-only", true, "refuse all changes (writes are not supported yet, so this is always on)")
+	f.BoolVar(&o.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
+	f.BoolVar(&o.debug, "debug", false, "log every FUSE request")
+	f.StringSliceVarP(&o.mountOpts, "options", "o", nil, "extra mount options, comma-separated (e.g. -o ro)")
+	f.DurationVar(&o.metadataTTL, "metadata-ttl", 60*time.Second, "how long a directory listing is reused before asking the remote again")
+	f.DurationVar(&o.attrTimeout, "attr-timeout", time.Second, "how long the kernel caches attributes and names")
+	f.DurationVar(&o.syncTimeout, "sync-timeout", 2*time.Minute, "how long a read waits for CBRAIN to sync a file from a remote data provider")
+}
+
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "filesmount")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("filesmount-%d", os.Getuid()))
+}
+
+func usage(f *pflag.FlagSet) func() {
+	return func() {
+		fmt.Fprintf(os.Stderr, `Usage:
+  filesmount [flags] MOUNTPOINT        mount the configured remotes at MOUNTPOINT
+  filesmount login cbrain --url URL    log in to a CBRAIN portal and save the token
+  filesmount demo [MOUNTPOINT]         mount built-in emulators with sample data (default ./mnt)
+
+Flags:
+%s`, f.FlagUsages())
+	}
+}
+
+func runMount(args []string) error {
+	var o options
+	f := pflag.NewFlagSet("filesmount", pflag.ContinueOnError)
+	o.register(f)
+	f.Usage = usage(f)
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		return usageError{"expected exactly one MOUNTPOINT argument"}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := log.New(os.Stderr, "filesmount: ", log.LstdFlags)
+
+	var backends []remoteSetup
+	cb, err := cbrainFromFlags(ctx, &o, logger)
+	if err != nil {
+		return err
+	}
+	if cb != nil {
+		backends = append(backends, *cb)
+	}
+	if len(backends) == 0 {
+		return usageError{"no remote configured: pass --cbrain-url (after 'filesmount login cbrain') or set CBRAIN_API_TOKEN"}
+	}
+	return serve(ctx, f.Arg(0), &o, logger, backends)
+}
+
+// serve mounts the backends at dir and blocks until ctx is cancelled (a
+// signal), then unmounts.
+func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setups []remoteSetup) error {
+	if err := os.MkdirAll(o.cacheDir, 0o700); err != nil {
+		return fmt.Errorf("cache dir: %w", err)
+	}
+	// The daemon context outlives every FUSE request: shared fetches run on it.
+	daemonCtx, cancelDaemon := context.WithCancel(context.Background())
+	defer cancelDaemon()
+	c, err := cache.New(daemonCtx, cache.Options{
+		BlockSize:     int64(o.blockSize),
+		MaxBytes:      int64(o.cacheSize),
+		Dir:           filepath.Join(o.cacheDir, fmt.Sprintf("spool-%d", os.Getpid())),
+		MaxSpoolBytes: int64(o.spoolSize),
+		Logger:        logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var backends []fs.Backend
+	var names []string
+	for _, s := range setups {
+		cs := c.Wrap(s.store)
+		backends = append(backends, fs.Backend{Store: cs, Reader: cs})
+		names = append(names, s.store.Name())
+	}
+	root := fs.NewRoot(backends, fs.Options{MetadataTTL: o.metadataTTL, Logger: logger,
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid())})
+	mountOpts := append([]string{"ro"}, o.mountOpts...)
+	server, err := fs.Mount(dir, root, fs.MountConfig{
+		AttrTimeout: o.attrTimeout, EntryTimeout: o.attrTimeout,
+		AllowOther: o.allowOther, Debug: o.debug, Options: mountOpts,
+		FsName: "filesmount:" + strings.Join(names, "+"), Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	logger.Printf("mounted %s at %s; press Ctrl-C (or send SIGTERM) to unmount", strings.Join(names, ", "), dir)
+	done := make(chan struct{})
+	go func() { server.Wait(); close(done) }()
+	select {
+	case <-done:
+		logger.Printf("%s was unmounted", dir)
+		return nil
+	case <-ctx.Done():
+	}
+	// A second signal now gets the default behaviour (exit), in case
+	// unmounting hangs.
+	signal.Reset(os.Interrupt, syscall.SIGTERM)
+	for {
+		err := server.Unmount()
+		if err == nil {
+			break
+		}
+		logger.Printf("unmount %s: %v; close the files and shells using it (retrying, Ctrl-C again to force)", dir, err)
+		select {
+		case <-done:
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
+	<-done
+	logger.Printf("unmounted %s", dir)
+	return nil
+}

@@ -1,0 +1,141 @@
+package e2e
+
+import (
+	"context"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filesmount/filesmount/cache"
+	"github.com/filesmount/filesmount/fs"
+	"github.com/filesmount/filesmount/remote/cbrain"
+	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
+)
+
+// requireFUSE skips when this machine cannot mount, except in CI, where a
+// mount test that cannot run is a failure.
+func requireFUSE(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("mount test skipped with -short")
+	}
+	_, err := os.Stat("/dev/fuse")
+	canMount := err == nil && (os.Geteuid() == 0 || hasCommand("fusermount3"))
+	if canMount {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but FUSE is unusable here (/dev/fuse: %v, euid %d); run 'make deps' as root", err, os.Geteuid())
+	}
+	t.Skip("FUSE unavailable: need /dev/fuse and root or fusermount3")
+}
+
+func hasCommand(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
+}
+
+// requireCommand fails in CI (where the Makefile installs the tools) and
+// skips elsewhere when a program the test drives is missing.
+func requireCommand(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil || hasCommand(path) {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but %s is missing; 'make deps' installs it", path)
+	}
+	t.Skipf("%s not installed (make deps installs it)", path)
+}
+
+// cbrainEnv is an emulated portal mounted at mnt.
+type cbrainEnv struct {
+	srv   *cbraintest.Server
+	cache *cache.Cache
+	mnt   string
+	token string
+	user  int
+	logs  *syncWriter // the daemon's log
+}
+
+type envOptions struct {
+	cacheSize   int64
+	metadataTTL time.Duration
+	seed        func(t *testing.T, srv *cbraintest.Server, user int)
+}
+
+// mountCBRAIN starts an emulated portal with the demo data plus whatever
+// opts.seed adds, and mounts it in a temporary directory.
+func mountCBRAIN(t *testing.T, opts envOptions) *cbrainEnv {
+	t.Helper()
+	requireFUSE(t)
+	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	user, token, err := cbraintest.SeedDemo(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.seed != nil {
+		opts.seed(t, srv, user)
+	}
+	client, err := cbrain.NewClient(cbrain.Config{URL: srv.URL(), Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.SyncTimeout = 20 * time.Second
+	client.PollInterval = 20 * time.Millisecond
+
+	logs := &syncWriter{b: &strings.Builder{}}
+	logger := log.New(logs, "", 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if opts.cacheSize == 0 {
+		opts.cacheSize = 64 << 20
+	}
+	c, err := cache.New(ctx, cache.Options{
+		BlockSize: 1 << 20, MaxBytes: opts.cacheSize,
+		Dir: filepath.Join(t.TempDir(), "spool"), Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	cs := c.Wrap(cbrain.NewStore(client))
+	root := fs.NewRoot([]fs.Backend{{Store: cs, Reader: cs}}, fs.Options{MetadataTTL: opts.metadataTTL, Logger: logger})
+	mnt := t.TempDir()
+	server, err := fs.Mount(mnt, root, fs.MountConfig{FsName: "filesmount-test", Options: []string{"ro"}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := server.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	})
+	return &cbrainEnv{srv: srv, cache: c, mnt: mnt, token: token, user: user, logs: logs}
+}
+
+// run runs a program and returns its standard output, failing the test
+// with its standard error if it fails.
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := command(name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func command(name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = os.TempDir() // never a directory on the mount
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

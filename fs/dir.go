@@ -1,0 +1,174 @@
+package fs
+
+import (
+	"context"
+	"path"
+	"sync"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/filesmount/filesmount/remote"
+)
+
+// dirNode is a remote directory: a CBRAIN data provider or collection, a
+// VRChat File, ...
+type dirNode struct {
+	fusefs.Inode
+	fsys    *filesys
+	backend Backend
+	path    string // for log lines: "cbrain/MainStore"
+
+	refresh singleflight.Group // one listing request at a time
+
+	mu    sync.Mutex   // protects entry and snap
+	entry remote.Entry // this directory as last listed by its parent
+	snap  *listing     // nil until first listed
+}
+
+var (
+	_ fusefs.NodeLookuper  = (*dirNode)(nil)
+	_ fusefs.NodeReaddirer = (*dirNode)(nil)
+	_ fusefs.NodeGetattrer = (*dirNode)(nil)
+	_ fusefs.NodeStatfser  = (*dirNode)(nil)
+	_ fusefs.NodeMkdirer   = (*dirNode)(nil)
+	_ fusefs.NodeCreater   = (*dirNode)(nil)
+	_ fusefs.NodeUnlinker  = (*dirNode)(nil)
+	_ fusefs.NodeRmdirer   = (*dirNode)(nil)
+	_ fusefs.NodeRenamer   = (*dirNode)(nil)
+)
+
+func newDirNode(f *filesys, b Backend, e remote.Entry, p string) *dirNode {
+	return &dirNode{fsys: f, backend: b, entry: e, path: p}
+}
+
+func (d *dirNode) setEntry(e remote.Entry) {
+	d.mu.Lock()
+	d.entry = e
+	d.mu.Unlock()
+}
+
+// listing returns a fresh snapshot, fetching one if the cached one is older
+// than the TTL. Concurrent callers share one fetch, which runs detached
+// from any single FUSE request: an interrupted caller stops waiting, the
+// fetch goes on for the others.
+func (d *dirNode) listing(ctx context.Context) (*listing, error) {
+	now := time.Now()
+	d.mu.Lock()
+	snap, entry := d.snap, d.entry
+	d.mu.Unlock()
+	if snap.fresh(now, d.fsys.opts.MetadataTTL) {
+		return snap, nil
+	}
+	ch := d.refresh.DoChan("", func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.fsys.opts.ListTimeout)
+		defer cancel()
+		entries, err := d.backend.Store.List(fctx, entry)
+		if err != nil {
+			return nil, err
+		}
+		l := newListing(entries, time.Now())
+		d.mu.Lock()
+		d.snap = l
+		d.mu.Unlock()
+		d.updateChildren(l)
+		return l, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*listing), nil
+	}
+}
+
+// updateChildren gives inodes the kernel already knows their new metadata,
+// so Getattr and Open see sizes and versions from the latest listing.
+func (d *dirNode) updateChildren(l *listing) {
+	for name, ch := range d.Children() {
+		e, ok := l.byName[name]
+		if !ok {
+			continue
+		}
+		switch n := ch.Operations().(type) {
+		case *fileNode:
+			if n.id == e.ID {
+				n.setEntry(e)
+			}
+		case *dirNode:
+			n.setEntry(e)
+		}
+	}
+}
+
+func (d *dirNode) childPath(name string) string { return path.Join(d.path, name) }
+
+func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	l, err := d.listing(ctx)
+	if err != nil {
+		return nil, toErrno(d.fsys.opts.Logger, "lookup", d.childPath(name), err)
+	}
+	e, ok := l.byName[name]
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	return d.childInode(ctx, name, e, &out.Attr), 0
+}
+
+// childInode returns the inode for child e, reusing the existing one (and
+// refreshing its metadata) when the same remote object is already known.
+func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, attr *fuse.Attr) *fusefs.Inode {
+	store := d.backend.Store.Name()
+	ino := inodeNumber(store, e.ID)
+	d.fsys.fillAttr(e, ino, attr)
+	if ch := d.GetChild(name); ch != nil && ch.StableAttr().Ino == ino {
+		switch n := ch.Operations().(type) {
+		case *fileNode:
+			n.setEntry(e)
+		case *dirNode:
+			n.setEntry(e)
+		}
+		return ch
+	}
+	if e.IsDir {
+		return d.NewInode(ctx, newDirNode(d.fsys, d.backend, e, d.childPath(name)),
+			fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino})
+	}
+	return d.NewInode(ctx, newFileNode(d.fsys, d.backend, e, d.childPath(name)),
+		fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})
+}
+
+func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
+	l, err := d.listing(ctx)
+	if err != nil {
+		return nil, toErrno(d.fsys.opts.Logger, "readdir", d.path, err)
+	}
+	store := d.backend.Store.Name()
+	list := make([]fuse.DirEntry, 0, len(l.entries))
+	for _, n := range l.entries {
+		mode := uint32(syscall.S_IFREG)
+		if n.entry.IsDir {
+			mode = syscall.S_IFDIR
+		}
+		list = append(list, fuse.DirEntry{Name: n.name, Mode: mode, Ino: inodeNumber(store, n.entry.ID)})
+	}
+	return fusefs.NewListDirStream(list), 0
+}
+
+func (d *dirNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.mu.Lock()
+	e := d.entry
+	d.mu.Unlock()
+	d.fsys.fillAttr(e, d.StableAttr().Ino, &out.Attr)
+	return 0
+}
+
+func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	return statfs(out)
+}

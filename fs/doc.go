@@ -1,0 +1,29 @@
+// Package fs presents remote.Stores as a FUSE filesystem with go-fuse.
+//
+// The tree is MOUNT/<store name>/... . Directories answer Lookup, Getattr
+// and READDIRPLUS from one cached listing per directory (refreshed at most
+// once per Options.MetadataTTL); files read through a remote.ContentReader
+// (package cache) and never call the network under a node lock.
+//
+// # Errors
+//
+// Every error from a store is turned into an errno by toErrno (errno.go),
+// which also writes the one log line that says what failed and why.
+//
+// # Locking
+//
+// Each node has its own mu protecting its mutable fields. Locks are never
+// held across a call into a Store or ContentReader, and no lock is taken
+// while another node's lock is held, so there is no lock order to respect.
+// Listing refreshes are shared through a per-directory singleflight and run
+// on a context detached from the FUSE request, so that a kernel interrupt
+// (Go programs get many, from SIGURG) stops a waiter but not the refresh
+// other waiters share.
+//
+// # Kernel notifications
+//
+// The package does not call go-fuse's Notify* functions. Content changes
+// reach the kernel through attributes (size changes invalidate the page
+// cache) and through withholding FOPEN_KEEP_CACHE at open when the
+// remote version changed.
+package fs

@@ -1,0 +1,33 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/filesmount/filesmount/remote"
+)
+
+// readHandle is an open file. It reads the version pinned at open through
+// the backend's cached reader; it has no mutable state, so it needs no lock.
+type readHandle struct {
+	node  *fileNode
+	entry remote.Entry
+}
+
+var _ fusefs.FileReader = (*readHandle)(nil)
+
+func (h *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h.entry.Size >= 0 && off >= h.entry.Size {
+		return fuse.ReadResultData(nil), 0
+	}
+	n, err := h.node.backend.Reader.ReadAt(ctx, h.entry, dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, toErrno(h.node.fsys.opts.Logger, "read", h.node.path, err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}

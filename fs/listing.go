@@ -1,0 +1,29 @@
+package fs
+
+import (
+	"time"
+
+	"github.com/filesmount/filesmount/remote"
+)
+
+// listing is an immutable snapshot of one directory: every child under its
+// unique, valid name. It answers Lookup, Getattr and READDIRPLUS until it
+// expires.
+type listing struct {
+	fetched time.Time
+	entries []namedEntry // sorted by name
+	byName  map[string]remote.Entry
+}
+
+func newListing(entries []remote.Entry, now time.Time) *listing {
+	named := uniqueNames(entries)
+	l := &listing{fetched: now, entries: named, byName: make(map[string]remote.Entry, len(named))}
+	for _, n := range named {
+		l.byName[n.name] = n.entry
+	}
+	return l
+}
+
+func (l *listing) fresh(now time.Time, ttl time.Duration) bool {
+	return l != nil && now.Sub(l.fetched) < ttl
+}

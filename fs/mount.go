@@ -1,0 +1,75 @@
+package fs
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// MountConfig holds the kernel-facing options of a mount.
+type MountConfig struct {
+	// AttrTimeout and EntryTimeout are how long the kernel trusts
+	// attributes and names before asking again (answered from the
+	// daemon's listing cache, so they cost no request). Zero means 1 s.
+	AttrTimeout, EntryTimeout time.Duration
+	// NegativeTimeout is how long the kernel remembers a missing name.
+	NegativeTimeout time.Duration
+	AllowOther      bool
+	Debug           bool
+	// Options are extra -o options passed to the kernel (e.g. "ro").
+	Options []string
+	// FsName shows as the source in /proc/mounts and df.
+	FsName string
+	Logger *log.Logger
+}
+
+// Mount mounts root at dir and returns once the kernel has accepted it.
+// As root it calls mount(2) directly; otherwise it falls back to the
+// fusermount3 helper.
+func Mount(dir string, root fusefs.InodeEmbedder, cfg MountConfig) (*fuse.Server, error) {
+	if err := CheckMountpoint(dir); err != nil {
+		return nil, err
+	}
+	sec := func(d time.Duration) *time.Duration {
+		if d == 0 {
+			d = time.Second
+		}
+		return &d
+	}
+	neg := cfg.NegativeTimeout
+	opts := &fusefs.Options{
+		EntryTimeout:    sec(cfg.EntryTimeout),
+		AttrTimeout:     sec(cfg.AttrTimeout),
+		NegativeTimeout: &neg,
+		Logger:          cfg.Logger,
+		UID:             uint32(os.Getuid()),
+		GID:             uint32(os.Getgid()),
+		MountOptions: fuse.MountOptions{
+			FsName:        cfg.FsName,
+			Name:          "filesmount",
+			AllowOther:    cfg.AllowOther,
+			Debug:         cfg.Debug,
+			Options:       cfg.Options,
+			MaxWrite:      1 << 20,
+			MaxReadAhead:  1 << 20,
+			MaxBackground: 64,
+			// ls -l asks for xattrs of every entry and the kernel does
+			// not cache "none": a round trip each. We have none to offer.
+			DisableXAttrs: true,
+			DirectMount:   os.Geteuid() == 0,
+		},
+	}
+	if cfg.AllowOther {
+		// Other users go through the kernel's permission checks.
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
+	}
+	server, err := fusefs.Mount(dir, root, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	return server, nil
+}

@@ -1,0 +1,312 @@
+package cbrain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/filesmount/filesmount/remote"
+)
+
+// Client talks to one CBRAIN portal with one API token.
+type Client struct {
+	base  *url.URL
+	token string // never logged, never put in a URL
+	http  *http.Client
+	// SyncTimeout bounds how long a read waits for the portal to sync a
+	// file from a remote data provider into its cache.
+	SyncTimeout time.Duration
+	// PollInterval is the first delay between background-activity polls.
+	PollInterval time.Duration
+
+	syncs syncGroup // one portal sync per userfile at a time
+}
+
+// Config holds what NewClient needs.
+type Config struct {
+	URL   string // portal base URL, e.g. https://portal.cbrain.mcgill.ca
+	Token string // API token (32 hex characters on real portals)
+	// HTTPClient is optional; its CheckRedirect is replaced so that
+	// redirects are never followed.
+	HTTPClient *http.Client
+}
+
+// NewClient validates cfg and returns a client. It makes no request.
+func NewClient(cfg Config) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("cbrain: invalid portal URL %q: want http(s)://host[/path]", cfg.URL)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: newTransport()}
+	} else {
+		copied := *hc
+		hc = &copied
+	}
+	// The portal answers some failures (password reset, missing ids) with
+	// a 302 to an HTML page even for JSON requests; following it would
+	// turn an error into a confusing 200.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{
+		base:         u,
+		token:        cfg.Token,
+		http:         hc,
+		SyncTimeout:  2 * time.Minute,
+		PollInterval: 250 * time.Millisecond,
+	}, nil
+}
+
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.ResponseHeaderTimeout = 2 * time.Minute
+	t.MaxIdleConnsPerHost = 16
+	return t
+}
+
+// URL is the portal's base URL (it never contains the token).
+func (c *Client) URL() string { return c.base.String() }
+
+// newRequest builds a request for path (relative to the base URL) with the
+// headers every CBRAIN call needs.
+func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body io.Reader) (*http.Request, error) {
+	u := *c.base
+	u.Path = strings.TrimRight(c.base.Path, "/") + path
+	if query != nil {
+		u.RawQuery = query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	// Without this Accept the portal picks HTML; with any other value its
+	// error path raises UnknownFormat, answered as 401.
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+// do sends req and returns the response if its status is 2xx. Otherwise it
+// consumes the body and returns a *remote.StatusError. GET requests are
+// retried on network errors and 5xx/429 with backoff; other methods are
+// never retried here because they are not idempotent.
+func (c *Client) do(op string, req *http.Request) (*http.Response, error) {
+	attempts := 1
+	if req.Method == http.MethodGet {
+		attempts = 4
+	}
+	delay := 200 * time.Millisecond
+	for i := 1; ; i++ {
+		resp, err := c.http.Do(req)
+		if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			return resp, nil
+		}
+		if err != nil {
+			if ctxErr := req.Context().Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
+			err = fmt.Errorf("%s: cannot reach %s: %w: %w", op, c.base.Host, unwrapURLError(err), remote.ErrUnavailable)
+		} else {
+			err = c.checkResponse(op, resp)
+		}
+		if i >= attempts || !retryable(err) {
+			return nil, err
+		}
+		select {
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		case <-time.After(delay):
+		}
+		delay *= 3
+	}
+}
+
+func retryable(err error) bool {
+	var se *remote.StatusError
+	if errors.As(err, &se) {
+		return se.Code == 429 || se.Code >= 500
+	}
+	return errors.Is(err, remote.ErrUnavailable)
+}
+
+// unwrapURLError strips net/url's "Get \"https://...\": " prefix, which
+// repeats the URL the caller already prints.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// checkResponse turns a non-2xx answer into a *remote.StatusError, decoding
+// every error shape the portal uses, and closes the body.
+func (c *Client) checkResponse(op string, resp *http.Response) error {
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	se := &remote.StatusError{
+		Op:     "cbrain: " + op,
+		Method: resp.Request.Method,
+		URL:    redactURL(resp.Request.URL),
+		Code:   resp.StatusCode,
+		Msg:    decodeErrorBody(raw),
+		Kind:   remote.KindForStatus(resp.StatusCode),
+	}
+	switch {
+	case resp.StatusCode == 401:
+		se.Msg = "token rejected (expired, invalid, or used from another IP address); run `filesmount login cbrain`"
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		loc := resp.Header.Get("Location")
+		se.Kind = remote.ErrInvalid
+		se.Msg = "unexpected redirect to " + loc
+		if strings.Contains(loc, "change_password") {
+			se.Kind = remote.ErrAuth
+			se.Msg = "the portal requires a password change before API use; log in with a browser first"
+		}
+	}
+	return se
+}
+
+// decodeErrorBody extracts a message from the portal's error shapes:
+// {"error":"..."}, {"notice":"..."}, {"message":"..."}, validation maps
+// {"name":["...",...]}, a bare JSON string, or anything else as text.
+func decodeErrorBody(raw []byte) string {
+	text := strings.TrimSpace(string(raw))
+	if text == "" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strings.TrimSpace(s)
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) == nil {
+		for _, key := range []string{"error", "notice", "message"} {
+			if v, ok := obj[key]; ok {
+				if json.Unmarshal(v, &s) == nil {
+					return strings.TrimSpace(s)
+				}
+			}
+		}
+		var parts []string
+		for key, v := range obj {
+			var msgs []string
+			if json.Unmarshal(v, &msgs) == nil {
+				parts = append(parts, key+" "+strings.Join(msgs, "; "))
+			}
+		}
+		if len(parts) > 0 {
+			return strings.Join(parts, "; ")
+		}
+	}
+	if strings.HasPrefix(text, "<") {
+		return "(HTML page)"
+	}
+	if len(text) > 300 {
+		text = text[:300] + "..."
+	}
+	return text
+}
+
+// redactURL prints a URL without credentials or a cbrain_api_token query.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	q := c.Query()
+	if q.Has("cbrain_api_token") {
+		q.Set("cbrain_api_token", "REDACTED")
+		c.RawQuery = q.Encode()
+	}
+	return c.String()
+}
+
+// getJSON GETs path and decodes the JSON answer into out.
+func (c *Client) getJSON(ctx context.Context, op, path string, query url.Values, out any) error {
+	req, err := c.newRequest(ctx, http.MethodGet, path, query, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(op, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return decodeJSON(op, resp, out)
+}
+
+// sendJSON sends a JSON body and decodes the JSON answer into out (if not nil).
+func (c *Client) sendJSON(ctx context.Context, op, method, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := c.newRequest(ctx, method, path, nil, strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.do(op, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	return decodeJSON(op, resp, out)
+}
+
+// decodeJSON decodes a 2xx body. The portal reports some failures (quota,
+// inaccessible provider, download refusals) as HTTP 200 with an "error"
+// key, so that shape is checked first.
+func decodeJSON(op string, resp *http.Response, out any) error {
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return fmt.Errorf("cbrain: %s: reading answer: %w: %w", op, err, remote.ErrUnavailable)
+	}
+	if msg, ok := errorIn200(raw); ok {
+		return &remote.StatusError{Op: "cbrain: " + op, Method: resp.Request.Method, URL: redactURL(resp.Request.URL),
+			Code: resp.StatusCode, Msg: msg, Kind: classifyNotice(msg)}
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("cbrain: %s: unexpected answer (%.80q): %w", op, raw, err)
+	}
+	return nil
+}
+
+// errorIn200 reports whether a 2xx body is the portal's {"error": "..."}.
+func errorIn200(raw []byte) (string, bool) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return "", false
+	}
+	var e struct {
+		Error *string `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) != nil || e.Error == nil {
+		return "", false
+	}
+	return *e.Error, true
+}
+
+func classifyNotice(msg string) error {
+	switch lower := strings.ToLower(msg); {
+	case strings.Contains(lower, "quota"):
+		return remote.ErrQuota
+	case strings.Contains(lower, "not accessible"):
+		return remote.ErrPermission
+	case strings.Contains(lower, "not yet determined"):
+		return remote.ErrUnavailable
+	}
+	return remote.ErrInvalid
+}

@@ -1,0 +1,296 @@
+package cbrain
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/filesmount/filesmount/remote"
+)
+
+// ModTime is the modification time shown for every CBRAIN entry. The API
+// exposes no timestamps at all, so any "real" time would be invented; a
+// fixed, documented instant keeps mtimes stable across listings and
+// mounts, which is what rsync and make need to behave deterministically.
+var ModTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Store adapts a Client to remote.Store. Layout:
+//
+//	/                       one directory per data provider
+//	/<provider>/            its userfiles (browse_path components become directories)
+//	/<provider>/<coll>/     a FileCollection's files, read with content_loader=collection_file
+type Store struct {
+	c      *Client
+	ranges rangeState
+}
+
+// NewStore returns the remote.Store view of c.
+func NewStore(c *Client) *Store { return &Store{c: c} }
+
+var _ remote.Store = (*Store)(nil)
+
+// Entry IDs: "/", "dp/<id>", "bp/<dpid>/<browse path>", "uf/<id>",
+// "cf/<collection id>/<path starting with the collection name>".
+
+func (s *Store) Name() string { return "cbrain" }
+
+func (s *Store) Caps() remote.Caps {
+	return remote.Caps{RangeReads: s.ranges.honoured.Load() == 1}
+}
+
+func (s *Store) Root(context.Context) (remote.Entry, error) {
+	return remote.Entry{ID: "/", Name: "cbrain", IsDir: true, ModTime: ModTime, Size: 0}, nil
+}
+
+func (s *Store) List(ctx context.Context, dir remote.Entry) ([]remote.Entry, error) {
+	kind, rest, _ := strings.Cut(dir.ID, "/")
+	switch {
+	case dir.ID == "/":
+		return s.listProviders(ctx)
+	case kind == "dp":
+		dpID, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil {
+			return nil, badID(dir.ID)
+		}
+		return s.listProvider(ctx, dpID, "")
+	case kind == "bp":
+		dp, bp, _ := strings.Cut(rest, "/")
+		dpID, err := strconv.ParseInt(dp, 10, 64)
+		if err != nil {
+			return nil, badID(dir.ID)
+		}
+		return s.listProvider(ctx, dpID, bp)
+	case kind == "uf":
+		id, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil {
+			return nil, badID(dir.ID)
+		}
+		return s.listCollection(ctx, id, dir.Name)
+	case kind == "cf":
+		id, p, err := parseMemberID(rest)
+		if err != nil {
+			return nil, err
+		}
+		return s.listCollection(ctx, id, p)
+	}
+	return nil, badID(dir.ID)
+}
+
+func badID(id string) error {
+	return fmt.Errorf("cbrain: malformed entry id %q: %w", id, remote.ErrNotFound)
+}
+
+func parseMemberID(rest string) (int64, string, error) {
+	idStr, p, _ := strings.Cut(rest, "/")
+	id, err := strconv.ParseInt(idStr, 10, 64)
+	if err != nil || p == "" {
+		return 0, "", badID("cf/" + rest)
+	}
+	return id, p, nil
+}
+
+func (s *Store) listProviders(ctx context.Context) ([]remote.Entry, error) {
+	dps, err := s.c.DataProviders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]remote.Entry, 0, len(dps))
+	for _, dp := range dps {
+		out = append(out, remote.Entry{
+			ID: "dp/" + strconv.FormatInt(dp.ID, 10), Name: dp.Name, IsDir: true,
+			ModTime: ModTime, ReadOnly: dp.ReadOnly,
+		})
+	}
+	return out, nil
+}
+
+// listProvider lists the userfiles of one provider whose browse_path is
+// bp; deeper browse paths appear as directories. One paged listing per
+// call, filtered by the portal.
+func (s *Store) listProvider(ctx context.Context, dpID int64, bp string) ([]remote.Entry, error) {
+	files, err := s.c.Userfiles(ctx, url.Values{"data_provider_id": {strconv.FormatInt(dpID, 10)}})
+	if err != nil {
+		return nil, err
+	}
+	var out []remote.Entry
+	subdirs := map[string]bool{}
+	for i := range files {
+		uf := &files[i]
+		fileBP := ""
+		if uf.BrowsePath != nil {
+			fileBP = strings.Trim(*uf.BrowsePath, "/")
+		}
+		if fileBP == bp {
+			out = append(out, userfileEntry(uf))
+			continue
+		}
+		if sub, ok := childComponent(bp, fileBP); ok && !subdirs[sub] {
+			subdirs[sub] = true
+			out = append(out, remote.Entry{
+				ID:   fmt.Sprintf("bp/%d/%s", dpID, path.Join(bp, sub)),
+				Name: sub, IsDir: true, ModTime: ModTime,
+			})
+		}
+	}
+	return out, nil
+}
+
+// childComponent returns the first component of p below dir, if p is
+// strictly below dir ("" is the top).
+func childComponent(dir, p string) (string, bool) {
+	if dir != "" {
+		var ok bool
+		if p, ok = strings.CutPrefix(p, dir+"/"); !ok {
+			return "", false
+		}
+	}
+	if p == "" {
+		return "", false
+	}
+	first, _, _ := strings.Cut(p, "/")
+	return first, true
+}
+
+func userfileEntry(uf *Userfile) remote.Entry {
+	e := remote.Entry{
+		ID:       "uf/" + strconv.FormatInt(uf.ID, 10),
+		Name:     uf.Name,
+		IsDir:    isCollectionType(uf.Type),
+		Size:     remote.SizeUnknown,
+		ModTime:  ModTime,
+		ReadOnly: uf.Immutable,
+	}
+	if uf.Size != nil {
+		e.Size = *uf.Size
+	}
+	// No ETag, no mtime: the size is the only change signal the API gives.
+	e.Version = "size:" + strconv.FormatInt(e.Size, 10)
+	if e.IsDir {
+		e.Size = 0
+	}
+	return e
+}
+
+// listCollection lists the direct children of dirPath inside collection
+// id. dirPath starts with the collection's name, as the portal's paths do.
+func (s *Store) listCollection(ctx context.Context, id int64, dirPath string) ([]remote.Entry, error) {
+	files, err := s.c.CollectionFiles(ctx, id)
+	if err != nil && isNotFound(err) {
+		// The viewer only works on a synced collection: sync, then retry.
+		cr := contentRequest{userfileID: id, path: fmt.Sprintf("/userfiles/%d/content", id),
+			query: url.Values{"content_loader": {"collection_file"}}, what: fmt.Sprintf("collection %d", id)}
+		if err := s.c.waitSynced(ctx, cr); err != nil {
+			return nil, err
+		}
+		files, err = s.c.CollectionFiles(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	type child struct {
+		entry remote.Entry
+		dir   bool
+	}
+	children := map[string]*child{}
+	var order []string
+	for _, f := range files {
+		p := strings.Trim(path.Clean("/"+f.Name), "/")
+		name, ok := childComponent(dirPath, p)
+		if !ok {
+			continue
+		}
+		isDir := path.Join(dirPath, name) != p || f.SymbolicType == "directory"
+		c, seen := children[name]
+		if !seen {
+			c = &child{entry: remote.Entry{
+				ID:      fmt.Sprintf("cf/%d/%s", id, path.Join(dirPath, name)),
+				Name:    name,
+				ModTime: ModTime,
+			}}
+			children[name] = c
+			order = append(order, name)
+		}
+		if isDir {
+			c.dir = true
+		} else if f.Size != nil {
+			c.entry.Size = *f.Size
+		}
+	}
+	sort.Strings(order)
+	out := make([]remote.Entry, 0, len(order))
+	for _, name := range order {
+		c := children[name]
+		c.entry.IsDir = c.dir
+		if c.dir {
+			c.entry.Size = 0
+		}
+		c.entry.Version = "size:" + strconv.FormatInt(c.entry.Size, 10)
+		out = append(out, c.entry)
+	}
+	return out, nil
+}
+
+func (s *Store) Stat(ctx context.Context, e remote.Entry) (remote.Entry, error) {
+	kind, rest, _ := strings.Cut(e.ID, "/")
+	if kind != "uf" {
+		return e, nil // only userfiles have a "show" endpoint
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil {
+		return remote.Entry{}, badID(e.ID)
+	}
+	uf, err := s.c.Userfile(ctx, id)
+	if err != nil {
+		return remote.Entry{}, err
+	}
+	return userfileEntry(uf), nil
+}
+
+func (s *Store) Open(ctx context.Context, e remote.Entry, off, length int64) (*remote.Body, error) {
+	cr, err := s.contentRequestFor(e)
+	if err != nil {
+		return nil, err
+	}
+	if s.ranges.honoured.Load() < 0 && off == 0 {
+		length = -1 // known to ignore ranges: don't pretend
+	}
+	b, err := s.c.openContent(ctx, cr, off, length)
+	if err != nil {
+		return nil, err
+	}
+	if off > 0 || length > 0 {
+		if b.Ranged {
+			s.ranges.honoured.Store(1)
+		} else {
+			s.ranges.honoured.Store(-1)
+		}
+	}
+	return b, nil
+}
+
+func (s *Store) contentRequestFor(e remote.Entry) (contentRequest, error) {
+	kind, rest, _ := strings.Cut(e.ID, "/")
+	switch kind {
+	case "uf":
+		id, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil || e.IsDir {
+			break
+		}
+		return contentRequest{userfileID: id, path: fmt.Sprintf("/userfiles/%d/content", id),
+			what: fmt.Sprintf("userfile %d %q", id, e.Name)}, nil
+	case "cf":
+		id, p, err := parseMemberID(rest)
+		if err != nil {
+			return contentRequest{}, err
+		}
+		return contentRequest{userfileID: id, path: fmt.Sprintf("/userfiles/%d/content", id),
+			query: url.Values{"content_loader": {"collection_file"}, "arguments": {p}},
+			what:  fmt.Sprintf("collection %d member %q", id, p)}, nil
+	}
+	return contentRequest{}, fmt.Errorf("cbrain: %q is not a readable file: %w", e.Name, remote.ErrInvalid)
+}

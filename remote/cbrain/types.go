@@ -1,0 +1,79 @@
+package cbrain
+
+// Userfile is the portal's userfile object (the 15 whitelisted attributes,
+// plus tags when the file has any). There are no timestamps.
+type Userfile struct {
+	ID             int64   `json:"id"`
+	Name           string  `json:"name"`
+	BrowsePath     *string `json:"browse_path"`
+	Size           *int64  `json:"size"` // null while an upload or sync is processed
+	UserID         int64   `json:"user_id"`
+	ParentID       *int64  `json:"parent_id"`
+	Type           string  `json:"type"`
+	GroupID        int64   `json:"group_id"`
+	DataProviderID int64   `json:"data_provider_id"`
+	GroupWritable  bool    `json:"group_writable"`
+	NumFiles       *int64  `json:"num_files"`
+	Hidden         bool    `json:"hidden"`
+	Immutable      bool    `json:"immutable"`
+	Archived       bool    `json:"archived"`
+	Description    *string `json:"description"`
+	TagIDs         []int64 `json:"tag_ids,omitempty"`
+}
+
+// DataProvider is the portal's data provider object.
+type DataProvider struct {
+	ID                   int64  `json:"id"`
+	Name                 string `json:"name"`
+	Type                 string `json:"type"`
+	Online               bool   `json:"online"`
+	ReadOnly             bool   `json:"read_only"`
+	IsFastSyncing        bool   `json:"is_fast_syncing"`
+	ContentStorageShared bool   `json:"content_storage_shared_between_users"`
+}
+
+// FileInfo is one entry of a FileCollection's file list. Name is the path
+// inside the collection, starting with the collection's own name.
+type FileInfo struct {
+	Name         string `json:"name"`
+	SymbolicType string `json:"symbolic_type"` // "regular", "directory", "symlink"
+	Size         *int64 `json:"size"`
+}
+
+// Session is the answer of GET/POST /session.
+type Session struct {
+	UserID int64  `json:"user_id"`
+	Token  string `json:"cbrain_api_token"`
+}
+
+// BackgroundActivity is the portal's record of an asynchronous operation.
+type BackgroundActivity struct {
+	ID           int64  `json:"id"`
+	Type         string `json:"type"`
+	Status       string `json:"status"`
+	Items        []any  `json:"items"`
+	Messages     []any  `json:"messages"`
+	NumSuccesses int64  `json:"num_successes"`
+	NumFailures  int64  `json:"num_failures"`
+}
+
+// Finished reports whether the activity will not change any more.
+func (b *BackgroundActivity) Finished() bool {
+	switch b.Status {
+	case "InProgress", "Scheduled", "Suspended", "SuspendedScheduled":
+		return false
+	}
+	return true
+}
+
+// isCollectionType reports whether a userfile type is a FileCollection.
+// The API gives only the class name, not its ancestry, so this relies on
+// CBRAIN's naming: FileCollection and its plugin subclasses end in
+// "Collection" (DicomCollection, ...); a few known ones do not.
+func isCollectionType(t string) bool {
+	switch t {
+	case "FileCollection", "CivetOutput", "FmriStudy", "NiakOutput", "BidsSubject", "BidsDataset":
+		return true
+	}
+	return len(t) > len("Collection") && t[len(t)-len("Collection"):] == "Collection"
+}
