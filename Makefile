@@ -34,6 +34,8 @@ deps:
 test: deps
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
+	# Memory-budget tests are built without -race (it multiplies memory use).
+	$(GO) test -count=1 -timeout 5m -run 'Big' ./e2e/
 
 # Unit tests only, no mounts.
 test-short:

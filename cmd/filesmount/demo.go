@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/filesmount/filesmount/fs"
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
 )
 
@@ -32,7 +34,12 @@ func runDemo(args []string) error {
 	default:
 		return usageError{"demo takes at most one MOUNTPOINT"}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Clean up a stale mount of a crashed demo first: mkdir would fail on it.
+	if err := fs.CheckMountpoint(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	logger := log.New(os.Stderr, "filesmount: ", log.LstdFlags)

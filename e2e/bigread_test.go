@@ -1,0 +1,94 @@
+//go:build !race
+
+// The race detector multiplies memory use, so this budget test runs in
+// the plain `go test` pass of `make test`.
+
+package e2e
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
+)
+
+// TestBigReadMemoryAndTraffic reads a 1 GiB userfile through the mount
+// with an external program and checks: the bytes are exact, the server
+// sent at most 1.05 GiB, and the process's resident memory grew by less
+// than the cache budget plus 64 MiB (the emulator runs in this process
+// too, so the bound covers both).
+func TestBigReadMemoryAndTraffic(t *testing.T) {
+	const size = 1 << 30
+	const cacheBudget = 64 << 20
+	env := mountCBRAIN(t, envOptions{cacheSize: cacheBudget, seed: func(t *testing.T, srv *cbraintest.Server, user int) {
+		dp := srv.AddProvider("BigDP", user, cbraintest.ProviderOptions{})
+		srv.AddFile(cbraintest.FileSpec{Name: "huge.bin", ProviderID: dp, OwnerID: user,
+			Source: cbraintest.DeterministicContent(11, size), Size: size})
+	}})
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(cbraintest.DeterministicContent(11, size), 0, size)); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%x", h.Sum(nil))
+
+	base := rssBytes(t)
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if r := rssBytes(t); r > peak.Load() {
+				peak.Store(r)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	env.srv.ResetStats()
+	start := time.Now()
+	out := run(t, "sha256sum", filepath.Join(env.mnt, "cbrain", "BigDP", "huge.bin"))
+	elapsed := time.Since(start)
+	close(stop)
+	<-done
+
+	if got := strings.Fields(out)[0]; got != want {
+		t.Fatalf("sha256 through the mount %s, want %s", got, want)
+	}
+	fetched := env.srv.Stats().ContentBytes
+	if fetched > size*105/100 {
+		t.Errorf("fetched %d bytes for a %d-byte read (%.3f)", fetched, size, float64(fetched)/size)
+	}
+	growth := peak.Load() - base
+	if growth > cacheBudget+64<<20 {
+		t.Errorf("RSS grew by %d MiB during a 1 GiB read; budget %d MiB + 64 MiB", growth>>20, cacheBudget>>20)
+	}
+	t.Logf("1 GiB read in %v (%.0f MB/s); fetched %.3f bytes per byte; RSS %d MiB -> peak %d MiB (+%d MiB)",
+		elapsed.Round(time.Millisecond), size/elapsed.Seconds()/1e6, float64(fetched)/size, base>>20, peak.Load()>>20, growth>>20)
+}
+
+func rssBytes(t *testing.T) int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package cbraintest
+
+const raceEnabled = true
