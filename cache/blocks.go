@@ -1,0 +1,364 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/filesmount/filesmount/remote"
+)
+
+// errSpooled ends block fetches whose remote sent the whole object
+// instead of the range: the object is now read from a spool.
+var errSpooled = errors.New("cache: object switched to a spool")
+
+// blockKey names one block. Version is part of it so that a new version
+// of an object never hits the old one's blocks.
+type blockKey struct {
+	store, id, version string
+	index              int64
+}
+
+func (s *Store) blockKey(e remote.Entry, index int64) blockKey {
+	return blockKey{store: s.name, id: e.ID, version: e.Version, index: index}
+}
+
+// blockFetch is one block being fetched; every reader of the block waits
+// on the same one.
+type blockFetch struct {
+	key  blockKey
+	done chan struct{} // closed once data or err is set
+	data []byte
+	err  error
+
+	forgotten bool // protected by Cache.mu: Forget ran meanwhile, so don't cache the result
+}
+
+// blockWait is one block a read needs: cached data, or a fetch to wait for.
+type blockWait struct {
+	data []byte
+	f    *blockFetch
+}
+
+// wait returns the block, or ctx.Err() if the caller gives up first. The
+// fetch itself is not affected by ctx.
+func (w blockWait) wait(ctx context.Context) ([]byte, error) {
+	if w.f == nil {
+		return w.data, nil
+	}
+	select {
+	case <-w.f.done:
+		return w.f.data, w.f.err
+	default:
+	}
+	select {
+	case <-w.f.done:
+		return w.f.data, w.f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// run is contiguous blocks fetched with one ranged Open.
+type run struct {
+	first   int64
+	fetches []*blockFetch
+}
+
+func (r *run) end() int64 { return r.first + int64(len(r.fetches)) }
+
+// onEvictBlock keeps cachedBytes right; the LRU calls it under c.mu.
+func (c *Cache) onEvictBlock(_ blockKey, data []byte) {
+	c.cachedBytes -= int64(len(data))
+}
+
+// missingLocked reports whether block k is neither cached nor in flight.
+func (c *Cache) missingLocked(k blockKey) bool {
+	return c.inflight[k] == nil && !c.blocks.Contains(k)
+}
+
+func (c *Cache) newFetchLocked(k blockKey) *blockFetch {
+	f := &blockFetch{key: k, done: make(chan struct{})}
+	c.inflight[k] = f
+	return f
+}
+
+// readBlocks reads p at off from blocks; p does not extend beyond e.Size.
+func (s *Store) readBlocks(ctx context.Context, e remote.Entry, p []byte, off int64) (int, error) {
+	c := s.c
+	bs := c.opts.BlockSize
+	end := off + int64(len(p))
+	first, last := off/bs, (end-1)/bs
+	ahead := s.planReadAhead(e, off, end)
+
+	waits := make([]blockWait, last-first+1)
+	var runs []run
+	var hits, misses int64
+	c.mu.Lock()
+	if err := c.errClosedLocked(); err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	for i := first; i <= last; i++ {
+		k := s.blockKey(e, i)
+		if data, ok := c.blocks.Get(k); ok {
+			hits++
+			waits[i-first] = blockWait{data: data}
+			continue
+		}
+		misses++
+		f := c.inflight[k]
+		if f == nil {
+			f = c.newFetchLocked(k)
+			if n := len(runs); n > 0 && runs[n-1].end() == i {
+				runs[n-1].fetches = append(runs[n-1].fetches, f)
+			} else {
+				runs = append(runs, run{first: i, fetches: []*blockFetch{f}})
+			}
+		}
+		waits[i-first] = blockWait{f: f}
+	}
+	// Read-ahead that directly follows a fetch the read starts anyway
+	// rides on the same request.
+	if n := len(runs); n > 0 && !ahead.empty() && runs[n-1].end() == ahead.first {
+		r := &runs[n-1]
+		for ; ahead.first <= ahead.last; ahead.first++ {
+			k := s.blockKey(e, ahead.first)
+			if !c.missingLocked(k) {
+				break
+			}
+			r.fetches = append(r.fetches, c.newFetchLocked(k))
+			c.n.readAheadBlocks.Add(1)
+		}
+	}
+	for _, r := range runs {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			s.fetchRun(e, r)
+		}()
+	}
+	if !ahead.empty() {
+		c.wg.Add(1)
+		go s.readAhead(e, ahead)
+	}
+	c.mu.Unlock()
+	c.n.blockHits.Add(hits)
+	c.n.blockMisses.Add(misses)
+
+	n := 0
+	for i, w := range waits {
+		data, err := w.wait(ctx)
+		if err != nil {
+			return n, err
+		}
+		start := (first + int64(i)) * bs
+		lo := max(off, start) - start
+		if lo >= int64(len(data)) {
+			return n, io.EOF // only when the size was unknown
+		}
+		hi := min(end, start+int64(len(data))) - start
+		n += copy(p[n:], data[lo:hi])
+		if int64(len(data)) < bs && start+int64(len(data)) < end {
+			return n, io.EOF
+		}
+	}
+	return n, nil
+}
+
+// readAhead fetches the blocks of r that are still missing, in the
+// background and within the limit of concurrent background fetches.
+func (s *Store) readAhead(e remote.Entry, r span) {
+	c := s.c
+	defer c.wg.Done()
+	select {
+	case c.bgSlots <- struct{}{}:
+	case <-c.ctx.Done():
+		return
+	}
+	defer func() { <-c.bgSlots }()
+
+	for i := r.first; i <= r.last; {
+		// Blocks may have been fetched by readers while this job waited
+		// for a slot; fetch only contiguous missing ones.
+		var next run
+		c.mu.Lock()
+		if c.errClosedLocked() != nil || c.spools[s.spoolKey(e)] != nil {
+			c.mu.Unlock()
+			return
+		}
+		for i <= r.last && !c.missingLocked(s.blockKey(e, i)) {
+			i++
+		}
+		next.first = i
+		for i <= r.last && c.missingLocked(s.blockKey(e, i)) {
+			next.fetches = append(next.fetches, c.newFetchLocked(s.blockKey(e, i)))
+			i++
+		}
+		c.mu.Unlock()
+		if len(next.fetches) == 0 {
+			return
+		}
+		c.n.readAheadBlocks.Add(int64(len(next.fetches)))
+		if err := s.fetchRun(e, next); err != nil {
+			return
+		}
+	}
+}
+
+// fetchRun fetches r with one ranged Open on the Cache's context and
+// completes each block as soon as its bytes are in, so that the first
+// block's readers do not wait for the rest.
+func (s *Store) fetchRun(e remote.Entry, r run) error {
+	c := s.c
+	bs := c.opts.BlockSize
+	off := r.first * bs
+	length := int64(len(r.fetches)) * bs
+	if e.Size >= 0 {
+		length = min(length, e.Size-off)
+	}
+
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.n.requests.Add(1)
+	body, err := s.inner.Open(ctx, e, off, length)
+	if err != nil {
+		cancel()
+		s.endRangeProbe(nil) // let another read try
+		err = fmt.Errorf("cache: open %s %s at %d+%d: %w", s.name, e.ID, off, length, c.fetchErr(err))
+		s.failRun(r, 0, err)
+		return err
+	}
+	if !body.Ranged {
+		c.adoptSpool(s, e, body, cancel)
+		s.noteRangeAnswer(false)
+		s.failRun(r, 0, errSpooled)
+		return errSpooled
+	}
+	s.noteRangeAnswer(true)
+	defer cancel()
+	defer body.Close()
+	if done, err := s.readRun(e, r, body, off); err != nil {
+		s.failRun(r, done, err)
+		return err
+	}
+	return nil
+}
+
+// readRun reads r's blocks from body, which was asked for at off. It
+// returns how many blocks it completed and why it stopped early.
+func (s *Store) readRun(e remote.Entry, r run, body *remote.Body, off int64) (int, error) {
+	c := s.c
+	bs := c.opts.BlockSize
+	size, err := s.checkSize(e, body.Size)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case body.Offset > off:
+		return 0, fmt.Errorf("cache: %s %s: asked for offset %d, remote sent from %d: %w",
+			s.name, e.ID, off, body.Offset, remote.ErrCorrupt)
+	case body.Offset < off:
+		skipped, err := io.CopyN(io.Discard, body, off-body.Offset)
+		c.n.bytesFetched.Add(skipped)
+		if err != nil {
+			return 0, s.bodyErr(e, r.first, skipped, off-body.Offset, err)
+		}
+	}
+
+	for i, f := range r.fetches {
+		index := r.first + int64(i)
+		want := bs
+		if size >= 0 {
+			want = min(bs, size-index*bs)
+		}
+		if want <= 0 {
+			// The body said where the object ends; nothing is there.
+			c.completeFetch(f, nil, nil, false)
+			continue
+		}
+		buf := make([]byte, want)
+		n, err := io.ReadFull(body, buf)
+		c.n.bytesFetched.Add(int64(n))
+		switch {
+		case err == nil:
+			c.completeFetch(f, buf, nil, true)
+		case size < 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
+			// With no size known, a short body is the only sign of the
+			// end. Serve it, but never cache it: it might be truncated.
+			c.completeFetch(f, buf[:n], nil, false)
+			for _, rest := range r.fetches[i+1:] {
+				c.completeFetch(rest, nil, nil, false)
+			}
+			return len(r.fetches), nil
+		default:
+			return i, s.bodyErr(e, index, int64(n), want, err)
+		}
+	}
+	return len(r.fetches), nil
+}
+
+// checkSize returns the object's size as far as it is known, or an error
+// if the remote contradicts the entry (the object changed under us).
+func (s *Store) checkSize(e remote.Entry, bodySize int64) (int64, error) {
+	switch {
+	case e.Size >= 0 && bodySize >= 0 && e.Size != bodySize:
+		return 0, fmt.Errorf("cache: %s %s: entry says %d bytes, remote says %d: %w",
+			s.name, e.ID, e.Size, bodySize, remote.ErrCorrupt)
+	case e.Size >= 0:
+		return e.Size, nil
+	}
+	return bodySize, nil
+}
+
+// bodyErr explains why reading block index stopped after got of want bytes.
+func (s *Store) bodyErr(e remote.Entry, index, got, want int64, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("cache: %s %s: block %d: body ended after %d of %d bytes: %w: %w",
+			s.name, e.ID, index, got, want, remote.ErrCorrupt, io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("cache: %s %s: block %d: %w", s.name, e.ID, index, s.c.fetchErr(err))
+}
+
+// failRun completes r's blocks from the done-th on with err.
+func (s *Store) failRun(r run, done int, err error) {
+	for _, f := range r.fetches[done:] {
+		s.c.completeFetch(f, nil, err, false)
+	}
+}
+
+// completeFetch publishes a fetch's result to its waiters and, if the
+// block is whole and still wanted, to the LRU.
+func (c *Cache) completeFetch(f *blockFetch, data []byte, err error, cacheable bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight[f.key] == f {
+		delete(c.inflight, f.key)
+	}
+	if err == nil && cacheable && !f.forgotten && !c.closed && !c.blocks.Contains(f.key) {
+		c.blocks.Add(f.key, data)
+		c.cachedBytes += int64(len(data))
+	}
+	f.data, f.err = data, err
+	close(f.done)
+}
+
+// forget drops every block and spool of id in store. Fetches in flight
+// still answer their waiters but no longer fill the cache, and new reads
+// start fresh fetches.
+func (c *Cache) forget(store, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range c.blocks.Keys() {
+		if k.store == store && k.id == id {
+			c.blocks.Remove(k)
+		}
+	}
+	for k, f := range c.inflight {
+		if k.store == store && k.id == id {
+			f.forgotten = true
+			delete(c.inflight, k)
+		}
+	}
+	c.forgetSpoolsLocked(store, id)
+}
