@@ -211,3 +211,24 @@ func TestHeadersAndNoRedirects(t *testing.T) {
 		t.Errorf("err = %v, followed = %v", err, followed)
 	}
 }
+
+func TestUnsyncableContentFailsClearly(t *testing.T) {
+	f := setup(t)
+	far := f.srv.AddProvider("Far", f.user, cbraintest.ProviderOptions{Remote: true, Type: "SshDataProvider"})
+	id := f.srv.AddFile(cbraintest.FileSpec{Name: "far.txt", ProviderID: far, OwnerID: f.user, Content: []byte("far away")})
+	f.srv.SetProviderOnline(far, false)
+	e, err := f.store.Stat(context.Background(), remote.Entry{ID: fmt.Sprintf("uf/%d", id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.client.SyncTimeout = 2 * time.Second
+	start := time.Now()
+	_, err = f.store.Open(context.Background(), e, 0, -1)
+	t.Logf("error: %v", err)
+	if !errors.Is(err, remote.ErrUnavailable) || !strings.Contains(err.Error(), "sync") || !strings.Contains(err.Error(), "far.txt") {
+		t.Errorf("err = %v; want an unavailable error naming the file and the sync", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("gave up after %v; the bound is 2 s", time.Since(start))
+	}
+}
