@@ -33,6 +33,13 @@ type Entry struct {
 	Immutable bool
 	// ReadOnly marks objects the user may not modify.
 	ReadOnly bool
+	// MD5 is the remote's digest of the whole content, if it gives one.
+	// Readers check it once the object has been read completely.
+	MD5 []byte
+	// Dynamic marks content the remote generates per request (reports,
+	// analyses): its size is unknown until read and it is never cached.
+	// It is fetched whole with Open when the file is opened.
+	Dynamic bool
 }
 
 // Body is an open stream of an object's content.
