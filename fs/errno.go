@@ -54,6 +54,8 @@ func errnoFor(err error) syscall.Errno {
 		return syscall.EFBIG
 	case errors.Is(err, remote.ErrQuota):
 		return syscall.EDQUOT
+	case errors.Is(err, remote.ErrNotReady):
+		return syscall.EAGAIN
 	case errors.Is(err, remote.ErrUnavailable):
 		return syscall.EIO
 	case errors.Is(err, remote.ErrCorrupt), errors.Is(err, io.ErrUnexpectedEOF):

@@ -45,9 +45,15 @@ func (n *fileNode) setEntry(e remote.Entry) {
 }
 
 func (n *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if h, ok := fh.(*readHandle); ok {
+	switch h := fh.(type) {
+	case *readHandle:
 		// An open handle reads a pinned version: report its size.
 		n.fsys.fillAttr(h.entry, n.StableAttr().Ino, &out.Attr)
+		return 0
+	case *dynamicHandle:
+		e := h.entry
+		e.Size = int64(len(h.data))
+		n.fsys.fillAttr(e, n.StableAttr().Ino, &out.Attr)
 		return 0
 	}
 	n.mu.Lock()
@@ -79,6 +85,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	keep := n.kernelVersion == e.Version && e.Version != ""
 	n.kernelVersion = e.Version
 	n.mu.Unlock()
+	if e.Dynamic {
+		return n.openDynamic(ctx, e)
+	}
 	if e.Size == remote.SizeUnknown {
 		n.fsys.opts.Logger.Printf("open %s: its size is not known yet (the remote is still processing an upload); try again later (EAGAIN)", n.path)
 		return nil, 0, syscall.EAGAIN

@@ -11,7 +11,7 @@ import (
 // expires.
 type listing struct {
 	fetched time.Time
-	entries []namedEntry // sorted by name
+	entries []namedEntry // in the store's order
 	byName  map[string]remote.Entry
 }
 

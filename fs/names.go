@@ -76,42 +76,51 @@ type namedEntry struct {
 // on one provider), the one with the smallest ID keeps it and each other
 // becomes "<stem>~<id><extension>", e.g. "scan~42.nii.gz", so every file
 // stays visible under a name that is the same at every listing. A name
-// that needed escaping yields to a remote name that did not. The result is
-// sorted by name.
+// that needed escaping yields to a remote name that did not. The result
+// keeps the store's order (VRChat lists versions newest first).
 func uniqueNames(entries []remote.Entry) []namedEntry {
-	groups := map[string][]remote.Entry{}
-	for _, e := range entries {
-		n := escapeName(e.Name)
-		groups[n] = append(groups[n], e)
+	escaped := make([]string, len(entries))
+	groups := map[string][]int{} // escaped name -> indexes into entries
+	for i, e := range entries {
+		escaped[i] = escapeName(e.Name)
+		groups[escaped[i]] = append(groups[escaped[i]], i)
 	}
-	out := make([]namedEntry, 0, len(entries))
+	winner := make(map[int]bool, len(entries))
 	taken := make(map[string]bool, len(entries))
-	var losers []namedEntry
+	var losers []int
 	for name, group := range groups {
-		sort.Slice(group, func(i, j int) bool {
+		sort.Slice(group, func(a, b int) bool {
+			ea, eb := entries[group[a]], entries[group[b]]
 			// A name that is the remote's own beats an escaped one.
-			if ei, ej := needsEscape(group[i].Name), needsEscape(group[j].Name); ei != ej {
-				return ej
+			if na, nb := needsEscape(ea.Name), needsEscape(eb.Name); na != nb {
+				return nb
 			}
-			return idLess(group[i].ID, group[j].ID)
+			return idLess(ea.ID, eb.ID)
 		})
-		out = append(out, namedEntry{name, group[0]})
+		winner[group[0]] = true
 		taken[name] = true
-		for _, e := range group[1:] {
-			losers = append(losers, namedEntry{name, e})
+		losers = append(losers, group[1:]...)
+	}
+	names := make([]string, len(entries))
+	for i := range entries {
+		if winner[i] {
+			names[i] = escaped[i]
 		}
 	}
-	sort.Slice(losers, func(i, j int) bool { return idLess(losers[i].entry.ID, losers[j].entry.ID) })
-	for _, l := range losers {
-		tag := escapeName(idTag(l.entry.ID))
-		candidate := withSuffix(l.name, "~"+tag)
-		for i := 2; taken[candidate]; i++ {
-			candidate = withSuffix(l.name, "~"+tag+"~"+strconv.Itoa(i))
+	sort.Slice(losers, func(a, b int) bool { return idLess(entries[losers[a]].ID, entries[losers[b]].ID) })
+	for _, i := range losers {
+		tag := escapeName(idTag(entries[i].ID))
+		candidate := withSuffix(escaped[i], "~"+tag)
+		for n := 2; taken[candidate]; n++ {
+			candidate = withSuffix(escaped[i], "~"+tag+"~"+strconv.Itoa(n))
 		}
 		taken[candidate] = true
-		out = append(out, namedEntry{candidate, l.entry})
+		names[i] = candidate
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	out := make([]namedEntry, len(entries))
+	for i, e := range entries {
+		out[i] = namedEntry{names[i], e}
+	}
 	return out
 }
 

@@ -23,6 +23,10 @@ var (
 	// ErrUnavailable: the remote or the object is temporarily unavailable
 	// (server down, content not synced yet, upload still processing).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrNotReady: the object exists but its content is still being
+	// produced (an upload being processed, an analysis not yet run); a
+	// later attempt may succeed.
+	ErrNotReady = errors.New("not ready yet")
 	// ErrTimeout: the remote did not answer or finish in time.
 	ErrTimeout = errors.New("timed out")
 	// ErrReadOnly: the mount, the remote or the object does not accept writes.
