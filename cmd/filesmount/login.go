@@ -17,14 +17,21 @@ import (
 )
 
 func runLogin(args []string) error {
-	if len(args) == 0 || args[0] != "cbrain" {
-		return usageError{"usage: filesmount login cbrain --url URL [--user LOGIN]"}
+	switch {
+	case len(args) > 0 && args[0] == "cbrain":
+		return loginCBRAIN(args[1:])
+	case len(args) > 0 && args[0] == "vrchat":
+		return loginVRChat(args[1:])
 	}
+	return usageError{"usage: filesmount login cbrain --url URL [--user LOGIN] | filesmount login vrchat [--user NAME]"}
+}
+
+func loginCBRAIN(args []string) error {
 	f := pflag.NewFlagSet("login cbrain", pflag.ContinueOnError)
 	url := f.String("url", "", "CBRAIN portal URL")
 	user := f.String("user", "", "login name (asked if not given)")
 	tokenFile := f.String("token-file", "", "where to save the token (default: <config dir>/filesmount/cbrain-token.json)")
-	if err := f.Parse(args[1:]); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
 	if *url == "" {
@@ -37,12 +44,9 @@ func runLogin(args []string) error {
 	in := bufio.NewReader(os.Stdin)
 	login := *user
 	if login == "" {
-		fmt.Fprint(os.Stderr, "CBRAIN login: ")
-		line, err := in.ReadString('\n')
-		if err != nil {
-			return fmt.Errorf("reading login: %w", err)
+		if login, err = readLine(in, "CBRAIN login: "); err != nil {
+			return err
 		}
-		login = strings.TrimSpace(line)
 	}
 	password, err := readPassword(in, "CBRAIN password: ")
 	if err != nil {
@@ -76,4 +80,13 @@ func readPassword(in *bufio.Reader, prompt string) (string, error) {
 		return "", fmt.Errorf("reading password: %w", err)
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func readLine(in *bufio.Reader, prompt string) (string, error) {
+	fmt.Fprint(os.Stderr, prompt)
+	line, err := in.ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("reading %s: %w", strings.TrimSuffix(prompt, ": "), err)
+	}
+	return strings.TrimSpace(line), nil
 }

@@ -15,28 +15,37 @@ import (
 
 	"github.com/filesmount/filesmount/cache"
 	"github.com/filesmount/filesmount/fs"
+	"github.com/filesmount/filesmount/remote/vrchat"
 )
 
 // options are the mount command's flags.
 type options struct {
-	cbrainURL       string
-	cbrainTokenFile string
-	cacheSize       byteSize
-	spoolSize       byteSize
-	blockSize       byteSize
-	cacheDir        string
-	readOnly        bool
-	allowOther      bool
-	debug           bool
-	mountOpts       []string
-	metadataTTL     time.Duration
-	attrTimeout     time.Duration
-	syncTimeout     time.Duration
+	cbrainURL         string
+	cbrainTokenFile   string
+	vrchat            bool
+	vrchatURL         string
+	vrchatContact     string
+	vrchatSessionFile string
+	cacheSize         byteSize
+	spoolSize         byteSize
+	blockSize         byteSize
+	cacheDir          string
+	readOnly          bool
+	allowOther        bool
+	debug             bool
+	mountOpts         []string
+	metadataTTL       time.Duration
+	attrTimeout       time.Duration
+	syncTimeout       time.Duration
 }
 
 func (o *options) register(f *pflag.FlagSet) {
 	f.StringVar(&o.cbrainURL, "cbrain-url", "", "CBRAIN portal URL (default: the one saved by 'filesmount login cbrain')")
 	f.StringVar(&o.cbrainTokenFile, "cbrain-token-file", "", "CBRAIN token file (default: <config dir>/filesmount/cbrain-token.json; CBRAIN_API_TOKEN overrides)")
+	f.BoolVar(&o.vrchat, "vrchat", false, "mount VRChat files (after 'filesmount login vrchat')")
+	f.StringVar(&o.vrchatURL, "vrchat-url", "", "VRChat API URL (default: the one saved at login, else "+vrchat.DefaultURL+")")
+	f.StringVar(&o.vrchatContact, "vrchat-contact", "", "contact (e-mail or URL) sent in the User-Agent VRChat requires (default "+defaultContact+")")
+	f.StringVar(&o.vrchatSessionFile, "vrchat-session-file", "", "VRChat session file (default: <config dir>/filesmount/vrchat-session.json)")
 	o.cacheSize = 256 << 20
 	f.Var(&o.cacheSize, "cache-size", "memory for cached blocks (e.g. 256M, 1G)")
 	o.spoolSize = 8 << 30
@@ -65,6 +74,7 @@ func usage(f *pflag.FlagSet) func() {
 		fmt.Fprintf(os.Stderr, `Usage:
   filesmount [flags] MOUNTPOINT        mount the configured remotes at MOUNTPOINT
   filesmount login cbrain --url URL    log in to a CBRAIN portal and save the token
+  filesmount login vrchat              log in to VRChat (with 2FA) and save the session cookies
   filesmount demo [MOUNTPOINT]         mount built-in emulators with sample data (default ./mnt)
 
 Flags:
@@ -95,8 +105,15 @@ func runMount(args []string) error {
 	if cb != nil {
 		backends = append(backends, *cb)
 	}
+	vr, err := vrchatFromFlags(ctx, &o, logger)
+	if err != nil {
+		return err
+	}
+	if vr != nil {
+		backends = append(backends, *vr)
+	}
 	if len(backends) == 0 {
-		return usageError{"no remote configured: pass --cbrain-url (after 'filesmount login cbrain') or set CBRAIN_API_TOKEN"}
+		return usageError{"no remote configured: log in with 'filesmount login cbrain --url URL' or 'filesmount login vrchat', or set CBRAIN_API_TOKEN, then pass --cbrain-url and/or --vrchat"}
 	}
 	return serve(ctx, f.Arg(0), &o, logger, backends)
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/filesmount/filesmount/internal/secretfile"
+	"github.com/filesmount/filesmount/remote"
+	"github.com/filesmount/filesmount/remote/vrchat"
+)
+
+// defaultContact goes in the User-Agent VRChat requires ("Name/Version
+// contact"); users running their own copy should pass --vrchat-contact.
+const defaultContact = "https://github.com/filesmount/filesmount"
+
+func userAgent(contact string) string {
+	if contact == "" {
+		contact = defaultContact
+	}
+	return "filesmount/" + version + " " + contact
+}
+
+func vrchatSessionPath(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	dir, err := secretfile.ConfigDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "vrchat-session.json"), nil
+}
+
+// vrchatFromFlags loads the session saved by `filesmount login vrchat`
+// and checks it, so an expired cookie fails at start-up with one line.
+// The daemon never logs in by itself: VRChat rate-limits new sessions.
+func vrchatFromFlags(ctx context.Context, o *options, logger *log.Logger) (*remoteSetup, error) {
+	if !o.vrchat {
+		return nil, nil
+	}
+	path, err := vrchatSessionPath(o.vrchatSessionFile)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := secretfile.Read(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("vrchat: not logged in (no %s); run: filesmount login vrchat", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("vrchat: %w", err)
+	}
+	var sf vrchat.SessionFile
+	if err := json.Unmarshal(raw, &sf); err != nil || sf.Cookies.Auth == "" {
+		return nil, fmt.Errorf("vrchat: session file %s is damaged; run 'filesmount login vrchat' again", path)
+	}
+	url := o.vrchatURL
+	if url == "" {
+		url = sf.URL
+	}
+	return connectVRChat(ctx, url, sf.Cookies, o, logger)
+}
+
+func connectVRChat(ctx context.Context, url string, cookies vrchat.Cookies, o *options, logger *log.Logger) (*remoteSetup, error) {
+	client, err := vrchat.NewClient(vrchat.Config{URL: url, UserAgent: userAgent(o.vrchatContact), Cookies: cookies})
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	user, err := client.CurrentUser(cctx)
+	switch {
+	case errors.Is(err, remote.ErrAuth):
+		return nil, fmt.Errorf("vrchat: the saved session for %s has expired or was revoked; run: filesmount login vrchat", client.URL())
+	case err != nil:
+		return nil, fmt.Errorf("vrchat: cannot use %s: %w", client.URL(), err)
+	}
+	logger.Printf("vrchat: connected to %s as %s", client.URL(), user.DisplayName)
+	return &remoteSetup{store: vrchat.NewStore(client)}, nil
+}
