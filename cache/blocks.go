@@ -100,6 +100,10 @@ func (s *Store) readBlocks(ctx context.Context, e remote.Entry, p []byte, off in
 		c.mu.Unlock()
 		return 0, err
 	}
+	if err := c.corruptLocked(s.spoolKey(e)); err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
 	for i := first; i <= last; i++ {
 		k := s.blockKey(e, i)
 		if data, ok := c.blocks.Get(k); ok {
@@ -184,7 +188,7 @@ func (s *Store) readAhead(e remote.Entry, r span) {
 		// for a slot; fetch only contiguous missing ones.
 		var next run
 		c.mu.Lock()
-		if c.errClosedLocked() != nil || c.spools[s.spoolKey(e)] != nil {
+		if c.errClosedLocked() != nil || c.spools[s.spoolKey(e)] != nil || c.corruptLocked(s.spoolKey(e)) != nil {
 			c.mu.Unlock()
 			return
 		}
@@ -282,7 +286,7 @@ func (s *Store) readRun(e remote.Entry, r run, body *remote.Body, off int64) (in
 		c.n.bytesFetched.Add(int64(n))
 		switch {
 		case err == nil:
-			c.completeFetch(f, buf, nil, true)
+			s.completeBlock(e, f, buf)
 		case size < 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
 			// With no size known, a short body is the only sign of the
 			// end. Serve it, but never cache it: it might be truncated.
@@ -332,6 +336,14 @@ func (s *Store) failRun(r run, done int, err error) {
 func (c *Cache) completeFetch(f *blockFetch, data []byte, err error, cacheable bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.cacheLocked(f, data, err, cacheable)
+	f.data, f.err = data, err
+	close(f.done)
+}
+
+// cacheLocked ends f's time in flight and caches its block if it is whole
+// and still wanted.
+func (c *Cache) cacheLocked(f *blockFetch, data []byte, err error, cacheable bool) {
 	if c.inflight[f.key] == f {
 		delete(c.inflight, f.key)
 	}
@@ -339,8 +351,6 @@ func (c *Cache) completeFetch(f *blockFetch, data []byte, err error, cacheable b
 		c.blocks.Add(f.key, data)
 		c.cachedBytes += int64(len(data))
 	}
-	f.data, f.err = data, err
-	close(f.done)
 }
 
 // forget drops every block and spool of id in store. Fetches in flight
@@ -361,4 +371,5 @@ func (c *Cache) forget(store, id string) {
 		}
 	}
 	c.forgetSpoolsLocked(store, id)
+	c.forgetChecksLocked(store, id)
 }

@@ -69,6 +69,10 @@ type Cache struct {
 	spools      map[spoolKey]*spool
 	spoolBytes  int64 // sum of sizes of completed spools in the registry
 	spoolCount  int   // completed spools in the registry
+
+	// checks are the MD5 verifications of objects (verify.go); their
+	// fields too are protected by mu, except a hashing check's hash.
+	checks *simplelru.LRU[spoolKey, *check]
 }
 
 // New returns a Cache whose fetches all run on ctx, the daemon's context.
@@ -117,6 +121,9 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	c.blocks = blocks
+	if c.checks, err = simplelru.NewLRU[spoolKey, *check](maxChecks, nil); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	return c, nil
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"crypto/md5"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
@@ -16,7 +17,7 @@ import (
 // fakeStore is an in-memory remote.Store whose content is generated from
 // (ID, Version) and an offset, so that objects of any size cost no memory.
 // It counts requests and body bytes, and can be told to ignore Range, be
-// slow, hold bodies back, fail midway or send short bodies.
+// slow, hold bodies back, fail midway, send short bodies or corrupt a byte.
 type fakeStore struct {
 	name string
 
@@ -37,6 +38,8 @@ type fakeStore struct {
 	shortBy   int64         // bodies end this many bytes early
 	extra     int64         // ranged bodies run this many bytes past the asked length
 	wrongSize int64         // Body.Size reported instead of the true size (0: true size)
+	flipAt    int64         // bodies covering this offset send its byte inverted...
+	flips     int           // ...this many more bodies (-1: all)
 }
 
 type openCall struct {
@@ -60,6 +63,24 @@ func newFakeStore(name string, rangeOK bool) *fakeStore {
 // add creates object id with version "v1" and returns its entry.
 func (f *fakeStore) add(id string, size int64) remote.Entry {
 	e := remote.Entry{ID: id, Name: id, Size: size, Version: "v1", ModTime: time.Unix(1, 0)}
+	f.mu.Lock()
+	f.objects[id] = e
+	f.mu.Unlock()
+	return e
+}
+
+// addMD5 is add with Entry.MD5 set to the content's digest if right, else
+// to a wrong one.
+func (f *fakeStore) addMD5(id string, size int64, right bool) remote.Entry {
+	e := f.add(id, size)
+	h := md5.New()
+	for off := int64(0); off < size; off += MiB {
+		h.Write(content(e, off, MiB))
+	}
+	e.MD5 = h.Sum(nil)
+	if !right {
+		e.MD5[0] ^= 1
+	}
 	f.mu.Lock()
 	f.objects[id] = e
 	f.mu.Unlock()
@@ -177,6 +198,14 @@ func (f *fakeStore) Open(ctx context.Context, e remote.Entry, off, length int64)
 		body.pos, body.end = 0, size
 	}
 	body.end -= shortBy
+	f.mu.Lock()
+	if f.flips != 0 && body.pos <= f.flipAt && f.flipAt < body.end {
+		body.flip, body.flipAt = true, f.flipAt
+		if f.flips > 0 {
+			f.flips--
+		}
+	}
+	f.mu.Unlock()
 	return rb, nil
 }
 
@@ -188,6 +217,8 @@ type fakeBody struct {
 	pos, end int64
 	trickle  *trickle
 	failAt   int64
+	flip     bool // send the byte at flipAt inverted
+	flipAt   int64
 }
 
 func (b *fakeBody) Read(p []byte) (int, error) {
@@ -215,6 +246,9 @@ func (b *fakeBody) Read(p []byte) (int, error) {
 	}
 	n := int(min(int64(len(p)), limit-b.pos))
 	fillContent(b.seed, b.pos, p[:n])
+	if b.flip && b.pos <= b.flipAt && b.flipAt < b.pos+int64(n) {
+		p[b.flipAt-b.pos] ^= 0xff
+	}
 	b.pos += int64(n)
 	b.f.bytesSent.Add(int64(n))
 	return n, nil

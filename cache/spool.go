@@ -165,6 +165,7 @@ func (s *Store) copyToSpool(sp *spool, e remote.Entry, body *remote.Body) (int64
 	}
 	buf := make([]byte, spoolChunk)
 	var written int64
+	h := c.spoolHash(sp.key, e) // nil: no MD5 to check
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
@@ -175,6 +176,16 @@ func (s *Store) copyToSpool(sp *spool, e remote.Entry, body *remote.Body) (int64
 			}
 			if _, err := sp.file.WriteAt(buf[:n], written); err != nil {
 				return written, fmt.Errorf("cache: spool %s %s: %w", s.name, e.ID, err)
+			}
+			if h != nil {
+				h.Write(buf[:n])
+				// The verdict comes before the last bytes are published,
+				// so that the read which needs them sees a mismatch.
+				if written+int64(n) == e.Size {
+					if err := c.concludeSpool(sp, e, h.Sum(nil)); err != nil {
+						return written, err
+					}
+				}
 			}
 			written += int64(n)
 			sp.progress(written, false, nil)

@@ -39,6 +39,10 @@ func (c *Cache) acquireSpool(s *Store, e remote.Entry) (*spool, error) {
 		c.mu.Unlock()
 		return sp, nil
 	}
+	if err := c.corruptLocked(k); err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
 	c.mu.Unlock()
 
 	sp, err := c.newSpool(k) // file I/O: outside the lock
@@ -48,6 +52,10 @@ func (c *Cache) acquireSpool(s *Store, e remote.Entry) (*spool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.errClosedLocked(); err != nil {
+		sp.releaseLocked()
+		return nil, err
+	}
+	if err := c.corruptLocked(k); err != nil {
 		sp.releaseLocked()
 		return nil, err
 	}

@@ -20,6 +20,9 @@ type Stats struct {
 	SpoolsFailed    int64 // streams that broke midway (their partial file is dropped)
 	SpoolsEvicted   int64 // completed spools deleted for MaxSpoolBytes or Forget
 	SpoolBytes      int64 // bytes in completed spool files now
+
+	MD5Verified   int64 // object versions read whole whose MD5 matched
+	MD5Mismatches int64 // object versions read whole whose MD5 did not (reads fail with remote.ErrCorrupt)
 }
 
 // counters are the monotonic parts of Stats, updated without locks.
@@ -34,6 +37,8 @@ type counters struct {
 	spoolsCompleted atomic.Int64
 	spoolsFailed    atomic.Int64
 	spoolsEvicted   atomic.Int64
+	md5Verified     atomic.Int64
+	md5Mismatches   atomic.Int64
 }
 
 // Stats returns the current counters.
@@ -58,5 +63,7 @@ func (c *Cache) Stats() Stats {
 		SpoolsFailed:    n.spoolsFailed.Load(),
 		SpoolsEvicted:   n.spoolsEvicted.Load(),
 		SpoolBytes:      spoolBytes,
+		MD5Verified:     n.md5Verified.Load(),
+		MD5Mismatches:   n.md5Mismatches.Load(),
 	}
 }

@@ -100,7 +100,7 @@ func (s *Store) ReadAt(ctx context.Context, e remote.Entry, p []byte, off int64)
 		}
 	}
 
-	n, err := s.read(ctx, e, want, off)
+	n, err := s.readVerified(ctx, e, want, off)
 	s.c.n.bytesRead.Add(int64(n))
 	if err == nil && n < len(p) {
 		err = io.EOF

@@ -44,6 +44,14 @@ func (n *fileNode) setEntry(e remote.Entry) {
 	n.mu.Unlock()
 }
 
+// distrustKernelCache makes the next open drop the kernel's pages of this
+// file: after a checksum mismatch they may hold bytes that were wrong.
+func (n *fileNode) distrustKernelCache() {
+	n.mu.Lock()
+	n.kernelVersion = ""
+	n.mu.Unlock()
+}
+
 func (n *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	switch h := fh.(type) {
 	case *readHandle:
@@ -93,7 +101,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 		return nil, 0, syscall.EAGAIN
 	}
 	var fl uint32
-	if keep || e.Immutable {
+	if keep {
 		fl |= fuse.FOPEN_KEEP_CACHE
 	}
 	return &readHandle{node: n, entry: e}, fl, 0

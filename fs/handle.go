@@ -27,6 +27,9 @@ func (h *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	}
 	n, err := h.node.backend.Reader.ReadAt(ctx, h.entry, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
+		if errors.Is(err, remote.ErrCorrupt) {
+			h.node.distrustKernelCache()
+		}
 		return nil, toErrno(h.node.fsys.opts.Logger, "read", h.node.path, err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
