@@ -12,6 +12,7 @@ import (
 
 	"github.com/filesmount/filesmount/cache"
 	"github.com/filesmount/filesmount/fs"
+	"github.com/filesmount/filesmount/remote"
 	"github.com/filesmount/filesmount/remote/cbrain"
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
 )
@@ -92,23 +93,42 @@ func mountCBRAIN(t *testing.T, opts envOptions) *cbrainEnv {
 	client.SyncTimeout = 20 * time.Second
 	client.PollInterval = 20 * time.Millisecond
 
+	m := mountStores(t, opts.cacheSize, opts.metadataTTL, cbrain.NewStore(client))
+	return &cbrainEnv{srv: srv, cache: m.cache, mnt: m.mnt, token: token, user: user, logs: m.logs}
+}
+
+// mounted is a FUSE mount of some stores through one cache.
+type mounted struct {
+	cache *cache.Cache
+	mnt   string
+	logs  *syncWriter // the daemon's log
+}
+
+// mountStores mounts stores in a temporary directory, through a cache of
+// cacheSize bytes (default 64 MiB), and unmounts them at the end of the test.
+func mountStores(t *testing.T, cacheSize int64, metadataTTL time.Duration, stores ...remote.Store) *mounted {
+	t.Helper()
 	logs := &syncWriter{b: &strings.Builder{}}
 	logger := log.New(logs, "", 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if opts.cacheSize == 0 {
-		opts.cacheSize = 64 << 20
+	if cacheSize == 0 {
+		cacheSize = 64 << 20
 	}
 	c, err := cache.New(ctx, cache.Options{
-		BlockSize: 1 << 20, MaxBytes: opts.cacheSize,
+		BlockSize: 1 << 20, MaxBytes: cacheSize,
 		Dir: filepath.Join(t.TempDir(), "spool"), Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	cs := c.Wrap(cbrain.NewStore(client))
-	root := fs.NewRoot([]fs.Backend{{Store: cs, Reader: cs}}, fs.Options{MetadataTTL: opts.metadataTTL, Logger: logger})
+	var backends []fs.Backend
+	for _, s := range stores {
+		cs := c.Wrap(s)
+		backends = append(backends, fs.Backend{Store: cs, Reader: cs})
+	}
+	root := fs.NewRoot(backends, fs.Options{MetadataTTL: metadataTTL, Logger: logger})
 	mnt := t.TempDir()
 	server, err := fs.Mount(mnt, root, fs.MountConfig{FsName: "filesmount-test", Options: []string{"ro"}, Logger: logger})
 	if err != nil {
@@ -119,7 +139,7 @@ func mountCBRAIN(t *testing.T, opts envOptions) *cbrainEnv {
 			t.Errorf("unmount: %v", err)
 		}
 	})
-	return &cbrainEnv{srv: srv, cache: c, mnt: mnt, token: token, user: user, logs: logs}
+	return &mounted{cache: c, mnt: mnt, logs: logs}
 }
 
 // run runs a program and returns its standard output, failing the test
