@@ -47,9 +47,10 @@ func (f *filesys) fillAttr(e remote.Entry, ino uint64, out *fuse.Attr) {
 		}
 	}
 	t := e.ModTime
-	if !t.IsZero() {
-		out.SetTimes(&t, &t, &t)
+	if t.IsZero() {
+		t = f.started // directories the remote has no time for
 	}
+	out.SetTimes(&t, &t, &t)
 	out.Blksize = blockSize
 	out.Owner = fuse.Owner{Uid: f.opts.UID, Gid: f.opts.GID}
 }

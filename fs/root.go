@@ -3,14 +3,18 @@ package fs
 import (
 	"context"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/filesmount/filesmount/remote"
 )
 
 // filesys holds what every node shares. It is read-only after NewRoot.
 type filesys struct {
-	opts Options
+	opts    Options
+	started time.Time // shown as the time of entries the remote gives none
 }
 
 // rootNode is MOUNT/: one directory per backend, fixed at mount time.
@@ -28,7 +32,7 @@ var (
 
 // NewRoot returns the root node of a tree with one directory per backend.
 func NewRoot(backends []Backend, opts Options) fusefs.InodeEmbedder {
-	return &rootNode{fsys: &filesys{opts: opts.withDefaults()}, backends: backends}
+	return &rootNode{fsys: &filesys{opts: opts.withDefaults(), started: time.Now()}, backends: backends}
 }
 
 func (r *rootNode) OnAdd(ctx context.Context) {
@@ -45,9 +49,8 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 }
 
 func (r *rootNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = dirMode
+	r.fsys.fillAttr(remote.Entry{IsDir: true}, 1, &out.Attr)
 	out.Nlink = uint32(2 + len(r.backends))
-	out.Owner = fuse.Owner{Uid: r.fsys.opts.UID, Gid: r.fsys.opts.GID}
 	return 0
 }
 

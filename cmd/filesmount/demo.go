@@ -7,12 +7,15 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/pflag"
 
 	"github.com/filesmount/filesmount/fs"
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
+	"github.com/filesmount/filesmount/remote/vrchat"
+	"github.com/filesmount/filesmount/remote/vrchat/vrchattest"
 )
 
 // runDemo starts the built-in emulators on loopback, fills them with
@@ -64,16 +67,49 @@ func runDemo(args []string) error {
 	if err != nil {
 		return err
 	}
+	vr, vrURL, stopVRChat, err := startVRChatDemo(ctx, data, &o, logger)
+	if err != nil {
+		return err
+	}
+	defer stopVRChat()
 	fmt.Fprintf(os.Stderr, `
-filesmount demo: a CBRAIN emulator runs at %s with sample data.
+filesmount demo: emulators with sample data run at %s (CBRAIN) and %s (VRChat).
 Try, from another terminal:
-  ls -l %[2]s/cbrain/                 # one directory per data provider
-  ls -l %[2]s/cbrain/MainStore/       # userfiles; collections are directories
-  find %[2]s -type f | head
-  cat %[2]s/cbrain/MainStore/README.txt
-  python3 -c 'import nibabel as nib; print(nib.load("%[2]s/cbrain/MainStore/sub-01_T1w.nii").shape)'
+  ls -l %[3]s/cbrain/                 # one directory per data provider
+  ls -l %[3]s/cbrain/MainStore/       # userfiles; collections are directories
+  cat %[3]s/cbrain/MainStore/README.txt
+  python3 -c 'import nibabel as nib; print(nib.load("%[3]s/cbrain/MainStore/sub-01_T1w.nii").shape)'
+  ls -l %[3]s/vrchat/                 # one directory per VRChat File
+  ls -l "%[3]s/vrchat/Profile picture/"   # versions newest first, latest.png
+  ls %[3]s/vrchat/tags/gallery/
+  find %[3]s -type f | head -30
 Press Ctrl-C here to unmount and stop.
 
-`, srv.URL(), dir)
-	return serve(ctx, dir, &o, logger, []remoteSetup{*cb})
+`, srv.URL(), vrURL, dir)
+	return serve(ctx, dir, &o, logger, []remoteSetup{*cb, *vr})
+}
+
+// startVRChatDemo starts the VRChat emulator with sample data and a
+// logged-in session, as `filesmount login vrchat` would leave it.
+func startVRChatDemo(ctx context.Context, data string, o *options, logger *log.Logger) (*remoteSetup, string, func(), error) {
+	dir := filepath.Join(data, "vrchat")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", nil, err
+	}
+	srv, err := vrchattest.New(vrchattest.Options{DataDir: dir})
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("starting the VRChat emulator: %w", err)
+	}
+	user, err := vrchattest.SeedDemo(srv)
+	if err != nil {
+		srv.Close()
+		return nil, "", nil, fmt.Errorf("seeding the VRChat emulator: %w", err)
+	}
+	auth, twoFA := srv.NewSession(user)
+	vr, err := connectVRChat(ctx, srv.URL(), vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA}, o, logger)
+	if err != nil {
+		srv.Close()
+		return nil, "", nil, err
+	}
+	return vr, srv.URL(), srv.Close, nil
 }

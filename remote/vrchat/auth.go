@@ -36,7 +36,7 @@ func (c *Client) Login(ctx context.Context, username, password string) (twoFacto
 	if err != nil {
 		return nil, err
 	}
-	creds := url.QueryEscape(username) + ":" + url.QueryEscape(password)
+	creds := encodeURIComponent(username) + ":" + encodeURIComponent(password)
 	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(creds)))
 	resp, err := c.do("log in", c.api, req)
 	if err != nil {
@@ -92,3 +92,10 @@ type SessionFile struct {
 }
 
 func asStatus(err error, se **remote.StatusError) bool { return errors.As(err, se) }
+
+// encodeURIComponent escapes like JavaScript's function of that name, which
+// is what VRChat's own clients apply to each Basic credential: a space is
+// %20, not "+".
+func encodeURIComponent(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}

@@ -48,6 +48,11 @@
 //   - Downloads of a version that is not complete, deleted, or lacks the
 //     part → 404 "File version type not found", like version 0.
 //   - Writes to another user's File → 403.
+//   - The User-Agent passes if it is "Name/Version" followed by a
+//     non-empty contact; "@example.com" contacts are blocked (the docs'
+//     own example is); browser agents are not singled out.
+//   - Basic credentials are percent-decoded like decodeURIComponent ('+'
+//     stays '+'); a malformed escape is a wrong password.
 //   - Signature contents of seeded versions are placeholders with the
 //     librsync BLAKE2 header and the right length; signatures are never
 //     validated (§4.5 says the server probably does not either).

@@ -242,7 +242,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
-	count  func(int64) // optional: called with each written chunk's size
+	count  func(int64) // optional: adds body bytes to a Stats counter
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -256,10 +256,15 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	// Counted before the write (and corrected after a short one), so
+	// that a client that has read the last byte already sees it counted.
+	if w.count != nil {
+		w.count(int64(len(p)))
+	}
 	n, err := w.ResponseWriter.Write(p)
 	w.n += int64(n)
-	if w.count != nil && n > 0 {
-		w.count(int64(n))
+	if w.count != nil && n < len(p) {
+		w.count(int64(n - len(p)))
 	}
 	return n, err
 }
