@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
+	"github.com/filesmount/filesmount/remote/vrchat/vrchattest"
 )
 
 // TestBigReadMemoryAndTraffic reads a 1 GiB userfile through the mount
@@ -40,6 +41,78 @@ func TestBigReadMemoryAndTraffic(t *testing.T) {
 	want := fmt.Sprintf("%x", h.Sum(nil))
 
 	base := rssBytes(t)
+	peak := watchRSS(t)
+	env.srv.ResetStats()
+	start := time.Now()
+	out := run(t, "sha256sum", filepath.Join(env.mnt, "cbrain", "BigDP", "huge.bin"))
+	elapsed := time.Since(start)
+	maxRSS := peak()
+
+	if got := strings.Fields(out)[0]; got != want {
+		t.Fatalf("sha256 through the mount %s, want %s", got, want)
+	}
+	fetched := env.srv.Stats().ContentBytes
+	if fetched > size*105/100 {
+		t.Errorf("fetched %d bytes for a %d-byte read (%.3f)", fetched, size, float64(fetched)/size)
+	}
+	growth := maxRSS - base
+	if growth > cacheBudget+64<<20 {
+		t.Errorf("RSS grew by %d MiB during a 1 GiB read; budget %d MiB + 64 MiB", growth>>20, cacheBudget>>20)
+	}
+	t.Logf("1 GiB read in %v (%.0f MB/s); fetched %.3f bytes per byte; RSS %d MiB -> peak %d MiB (+%d MiB)",
+		elapsed.Round(time.Millisecond), size/elapsed.Seconds()/1e6, float64(fetched)/size, base>>20, maxRSS>>20, growth>>20)
+}
+
+func rssBytes(t *testing.T) int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestBigVRChatVersionRead: a 1 GiB version read sequentially through the
+// Range path fetches at most 1.05 GiB, memory stays within the budget, and
+// a re-read fetches nothing.
+func TestBigVRChatVersionRead(t *testing.T) {
+	const size = 1 << 30
+	env := mountVRChat(t, func(srv *vrchattest.Server, user string) {
+		srv.AddFile(vrchattest.FileSpec{OwnerID: user, Name: "World", MimeType: "application/x-world", Extension: ".vrcw",
+			Versions: []vrchattest.VersionSpec{{Source: vrchattest.DeterministicContent(21, size), Size: size}}})
+	})
+	path := filepath.Join(env.dir, "World", "1.vrcw")
+	base := rssBytes(t)
+	peak := watchRSS(t)
+	env.srv.ResetStats()
+	start := time.Now()
+	run(t, "dd", "if="+path, "of=/dev/null", "bs=1M")
+	elapsed := time.Since(start)
+	maxRSS := peak()
+	fetched := env.srv.Stats().DownloadBytes
+	if fetched > size*105/100 {
+		t.Errorf("fetched %d bytes for a %d-byte read", fetched, size)
+	}
+	if growth := maxRSS - base; growth > 64<<20+64<<20 {
+		t.Errorf("RSS grew by %d MiB; budget 64 MiB cache + 64 MiB", growth>>20)
+	}
+	env.srv.ResetStats()
+	run(t, "dd", "if="+path, "of=/dev/null", "bs=1M")
+	if st := env.srv.Stats(); st.DownloadBytes != 0 {
+		t.Errorf("re-read fetched %d bytes", st.DownloadBytes)
+	}
+	t.Logf("1 GiB version: %.0f MB/s cold, %.3f bytes fetched per byte, RSS +%d MiB", size/elapsed.Seconds()/1e6, float64(fetched)/size, (maxRSS-base)>>20)
+}
+
+// watchRSS samples this process's resident memory until the returned
+// function is called, which returns the peak.
+func watchRSS(t *testing.T) func() int64 {
 	var peak atomic.Int64
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -56,39 +129,5 @@ func TestBigReadMemoryAndTraffic(t *testing.T) {
 			}
 		}
 	}()
-	env.srv.ResetStats()
-	start := time.Now()
-	out := run(t, "sha256sum", filepath.Join(env.mnt, "cbrain", "BigDP", "huge.bin"))
-	elapsed := time.Since(start)
-	close(stop)
-	<-done
-
-	if got := strings.Fields(out)[0]; got != want {
-		t.Fatalf("sha256 through the mount %s, want %s", got, want)
-	}
-	fetched := env.srv.Stats().ContentBytes
-	if fetched > size*105/100 {
-		t.Errorf("fetched %d bytes for a %d-byte read (%.3f)", fetched, size, float64(fetched)/size)
-	}
-	growth := peak.Load() - base
-	if growth > cacheBudget+64<<20 {
-		t.Errorf("RSS grew by %d MiB during a 1 GiB read; budget %d MiB + 64 MiB", growth>>20, cacheBudget>>20)
-	}
-	t.Logf("1 GiB read in %v (%.0f MB/s); fetched %.3f bytes per byte; RSS %d MiB -> peak %d MiB (+%d MiB)",
-		elapsed.Round(time.Millisecond), size/elapsed.Seconds()/1e6, float64(fetched)/size, base>>20, peak.Load()>>20, growth>>20)
-}
-
-func rssBytes(t *testing.T) int64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
+	return func() int64 { close(stop); <-done; return peak.Load() }
 }

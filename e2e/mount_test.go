@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -115,10 +116,11 @@ func mountStores(t *testing.T, cacheSize int64, metadataTTL time.Duration, store
 	if cacheSize == 0 {
 		cacheSize = 64 << 20
 	}
-	c, err := cache.New(ctx, cache.Options{
-		BlockSize: 1 << 20, MaxBytes: cacheSize,
-		Dir: filepath.Join(t.TempDir(), "spool"), Logger: logger,
-	})
+	opts := cache.Options{BlockSize: 1 << 20, MaxBytes: cacheSize, Dir: filepath.Join(t.TempDir(), "spool"), Logger: logger}
+	// As the daemon does (cmd/filesmount): keep the heap near the budget.
+	old := debug.SetMemoryLimit(opts.MemoryLimit())
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	c, err := cache.New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

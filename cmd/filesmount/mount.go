@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -127,13 +128,18 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 	// The daemon context outlives every FUSE request: shared fetches run on it.
 	daemonCtx, cancelDaemon := context.WithCancel(context.Background())
 	defer cancelDaemon()
-	c, err := cache.New(daemonCtx, cache.Options{
+	copts := cache.Options{
 		BlockSize:     int64(o.blockSize),
 		MaxBytes:      int64(o.cacheSize),
 		Dir:           filepath.Join(o.cacheDir, fmt.Sprintf("spool-%d", os.Getpid())),
 		MaxSpoolBytes: int64(o.spoolSize),
 		Logger:        logger,
-	})
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Memory follows --cache-size, not the size of the files read.
+		debug.SetMemoryLimit(copts.MemoryLimit())
+	}
+	c, err := cache.New(daemonCtx, copts)
 	if err != nil {
 		return err
 	}
