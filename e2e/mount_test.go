@@ -67,6 +67,7 @@ type cbrainEnv struct {
 type envOptions struct {
 	cacheSize   int64
 	metadataTTL time.Duration
+	readOnly    bool
 	seed        func(t *testing.T, srv *cbraintest.Server, user int)
 }
 
@@ -94,29 +95,41 @@ func mountCBRAIN(t *testing.T, opts envOptions) *cbrainEnv {
 	client.SyncTimeout = 20 * time.Second
 	client.PollInterval = 20 * time.Millisecond
 
-	m := mountStores(t, opts.cacheSize, opts.metadataTTL, cbrain.NewStore(client))
+	m := mountStores(t, mountOptions{cacheSize: opts.cacheSize, metadataTTL: opts.metadataTTL, readOnly: opts.readOnly}, cbrain.NewStore(client))
 	return &cbrainEnv{srv: srv, cache: m.cache, mnt: m.mnt, token: token, user: user, logs: m.logs}
 }
 
 // mounted is a FUSE mount of some stores through one cache.
 type mounted struct {
-	cache *cache.Cache
-	mnt   string
-	logs  *syncWriter // the daemon's log
+	root     *fs.Root
+	cacheDir string
+	cache    *cache.Cache
+	mnt      string
+	logs     *syncWriter // the daemon's log
 }
 
-// mountStores mounts stores in a temporary directory, through a cache of
-// cacheSize bytes (default 64 MiB), and unmounts them at the end of the test.
-func mountStores(t *testing.T, cacheSize int64, metadataTTL time.Duration, stores ...remote.Store) *mounted {
+type mountOptions struct {
+	cacheSize   int64 // default 64 MiB
+	metadataTTL time.Duration
+	readOnly    bool
+	cacheDir    string // default a temporary directory
+}
+
+// mountStores mounts stores in a temporary directory, through a cache,
+// and unmounts them at the end of the test.
+func mountStores(t *testing.T, mo mountOptions, stores ...remote.Store) *mounted {
 	t.Helper()
 	logs := &syncWriter{b: &strings.Builder{}}
 	logger := log.New(logs, "", 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if cacheSize == 0 {
-		cacheSize = 64 << 20
+	if mo.cacheSize == 0 {
+		mo.cacheSize = 64 << 20
 	}
-	opts := cache.Options{BlockSize: 1 << 20, MaxBytes: cacheSize, Dir: filepath.Join(t.TempDir(), "spool"), Logger: logger}
+	if mo.cacheDir == "" {
+		mo.cacheDir = t.TempDir()
+	}
+	opts := cache.Options{BlockSize: 1 << 20, MaxBytes: mo.cacheSize, Dir: filepath.Join(mo.cacheDir, "spool"), Logger: logger}
 	// As the daemon does (cmd/filesmount): keep the heap near the budget.
 	old := debug.SetMemoryLimit(opts.MemoryLimit())
 	t.Cleanup(func() { debug.SetMemoryLimit(old) })
@@ -130,9 +143,16 @@ func mountStores(t *testing.T, cacheSize int64, metadataTTL time.Duration, store
 		cs := c.Wrap(s)
 		backends = append(backends, fs.Backend{Store: cs, Reader: cs})
 	}
-	root := fs.NewRoot(backends, fs.Options{MetadataTTL: metadataTTL, Logger: logger})
+	root, err := fs.NewRoot(backends, fs.Options{MetadataTTL: mo.metadataTTL, Logger: logger, CacheDir: mo.cacheDir, ReadOnly: mo.readOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mountOpts []string
+	if mo.readOnly {
+		mountOpts = []string{"ro"}
+	}
 	mnt := t.TempDir()
-	server, err := fs.Mount(mnt, root, fs.MountConfig{FsName: "filesmount-test", Options: []string{"ro"}, Logger: logger})
+	server, err := fs.Mount(mnt, root, fs.MountConfig{FsName: "filesmount-test", Options: mountOpts, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +161,7 @@ func mountStores(t *testing.T, cacheSize int64, metadataTTL time.Duration, store
 			t.Errorf("unmount: %v", err)
 		}
 	})
-	return &mounted{cache: c, mnt: mnt, logs: logs}
+	return &mounted{cache: c, mnt: mnt, logs: logs, root: root, cacheDir: mo.cacheDir}
 }
 
 // run runs a program and returns its standard output, failing the test

@@ -239,8 +239,8 @@ func TestSyncOnDemandAndProcessingFiles(t *testing.T) {
 	}
 }
 
-func TestWritesAreRefused(t *testing.T) {
-	env := mountCBRAIN(t, envOptions{})
+func TestReadOnlyMountRefusesWrites(t *testing.T) {
+	env := mountCBRAIN(t, envOptions{readOnly: true})
 	for _, args := range [][]string{
 		{"touch", filepath.Join(env.mnt, "cbrain", "MainStore", "new.txt")},
 		{"mkdir", filepath.Join(env.mnt, "cbrain", "MainStore", "newdir")},

@@ -42,7 +42,7 @@ func mountVRChat(t *testing.T, seed func(srv *vrchattest.Server, user string)) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := mountStores(t, 0, time.Minute, vrchat.NewStore(client))
+	m := mountStores(t, mountOptions{metadataTTL: time.Minute}, vrchat.NewStore(client))
 	return &vrchatEnv{srv: srv, user: user, dir: filepath.Join(m.mnt, "vrchat"), logs: m.logs}
 }
 
@@ -121,7 +121,7 @@ func TestVRChatLatestFollowsNewVersion(t *testing.T) {
 	auth, twoFA := srv.NewSession(user)
 	client, _ := vrchat.NewClient(vrchat.Config{URL: srv.URL(), UserAgent: "filesmount/test e2e@filesmount.test",
 		Cookies: vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA}})
-	m := mountStores(t, 0, 500*time.Millisecond, vrchat.NewStore(client)) // short TTL: see the new version soon
+	m := mountStores(t, mountOptions{metadataTTL: 500 * time.Millisecond}, vrchat.NewStore(client)) // short TTL: see the new version soon
 	latest := filepath.Join(m.mnt, "vrchat", "Pic", "latest.png")
 	if got, _ := os.ReadFile(latest); !bytes.Equal(got, v1) {
 		t.Fatal("latest.png is not version 1")

@@ -54,3 +54,21 @@ func (f *filesys) fillAttr(e remote.Entry, ino uint64, out *fuse.Attr) {
 	out.Blksize = blockSize
 	out.Owner = fuse.Owner{Uid: f.opts.UID, Gid: f.opts.GID}
 }
+
+// writer returns b's Writer if changes are allowed on this mount.
+func (f *filesys) writer(b Backend) (remote.Writer, bool) {
+	if f.opts.ReadOnly {
+		return nil, false
+	}
+	w, ok := b.Store.(remote.Writer)
+	return w, ok
+}
+
+// setMode gives writable entries write permission, so that tools do not
+// refuse before even trying.
+func (f *filesys) setMode(a *fuse.Attr, b Backend, e remote.Entry) {
+	if _, ok := f.writer(b); !ok || e.ReadOnly {
+		return
+	}
+	a.Mode |= 0o200
+}

@@ -24,21 +24,27 @@ type dirNode struct {
 
 	refresh singleflight.Group // one listing request at a time
 
-	mu    sync.Mutex   // protects entry and snap
+	mu    sync.Mutex   // protects the fields below
 	entry remote.Entry // this directory as last listed by its parent
-	snap  *listing     // nil until first listed
+	snap  *listing     // nil until first listed, or after a change
+	// pending are files written here that the remote does not list yet
+	// (being written, uploading, or waiting for a rename): they are shown
+	// over the listing, with their local size.
+	pending map[string]*fileNode
+	// newDirs are directories created here that exist only locally until
+	// something is uploaded into them (a VRChat File is created with its
+	// first version).
+	newDirs map[string]*dirNode
+	// localOnly marks a directory from newDirs: it has no remote listing.
+	localOnly bool
 }
 
 var (
 	_ fusefs.NodeLookuper  = (*dirNode)(nil)
 	_ fusefs.NodeReaddirer = (*dirNode)(nil)
 	_ fusefs.NodeGetattrer = (*dirNode)(nil)
+	_ fusefs.NodeSetattrer = (*dirNode)(nil)
 	_ fusefs.NodeStatfser  = (*dirNode)(nil)
-	_ fusefs.NodeMkdirer   = (*dirNode)(nil)
-	_ fusefs.NodeCreater   = (*dirNode)(nil)
-	_ fusefs.NodeUnlinker  = (*dirNode)(nil)
-	_ fusefs.NodeRmdirer   = (*dirNode)(nil)
-	_ fusefs.NodeRenamer   = (*dirNode)(nil)
 )
 
 func newDirNode(f *filesys, b Backend, e remote.Entry, p string) *dirNode {
@@ -51,6 +57,20 @@ func (d *dirNode) setEntry(e remote.Entry) {
 	d.mu.Unlock()
 }
 
+func (d *dirNode) currentEntry() remote.Entry {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.entry
+}
+
+// invalidate makes the next lookup or readdir list the remote again,
+// after a change made through the mount.
+func (d *dirNode) invalidate() {
+	d.mu.Lock()
+	d.snap = nil
+	d.mu.Unlock()
+}
+
 // listing returns a fresh snapshot, fetching one if the cached one is older
 // than the TTL. Concurrent callers share one fetch, which runs detached
 // from any single FUSE request: an interrupted caller stops waiting, the
@@ -58,8 +78,11 @@ func (d *dirNode) setEntry(e remote.Entry) {
 func (d *dirNode) listing(ctx context.Context) (*listing, error) {
 	now := time.Now()
 	d.mu.Lock()
-	snap, entry := d.snap, d.entry
+	snap, entry, local := d.snap, d.entry, d.localOnly
 	d.mu.Unlock()
+	if local {
+		return newListing(nil, now), nil
+	}
 	if snap.fresh(now, d.fsys.opts.MetadataTTL) {
 		return snap, nil
 	}
@@ -98,18 +121,33 @@ func (d *dirNode) updateChildren(l *listing) {
 		}
 		switch n := ch.Operations().(type) {
 		case *fileNode:
-			if n.id == e.ID {
+			n.updateFromListing(e)
+		case *dirNode:
+			if n.currentEntry().ID == e.ID {
 				n.setEntry(e)
 			}
-		case *dirNode:
-			n.setEntry(e)
 		}
 	}
 }
 
 func (d *dirNode) childPath(name string) string { return path.Join(d.path, name) }
 
+// local returns what this directory holds locally under name, if anything.
+func (d *dirNode) local(name string) (*fileNode, *dirNode) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.pending[name], d.newDirs[name]
+}
+
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	if f, nd := d.local(name); f != nil {
+		f.fillAttr(&out.Attr)
+		return f.EmbeddedInode(), 0
+	} else if nd != nil {
+		d.fsys.fillAttr(nd.currentEntry(), nd.StableAttr().Ino, &out.Attr)
+		d.fsys.setMode(&out.Attr, d.backend, nd.currentEntry())
+		return nd.EmbeddedInode(), 0
+	}
 	l, err := d.listing(ctx)
 	if err != nil {
 		return nil, toErrno(d.fsys.opts.Logger, "lookup", d.childPath(name), err)
@@ -127,10 +165,11 @@ func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, a
 	store := d.backend.Store.Name()
 	ino := inodeNumber(store, e.ID)
 	d.fsys.fillAttr(e, ino, attr)
+	d.fsys.setMode(attr, d.backend, e)
 	if ch := d.GetChild(name); ch != nil && ch.StableAttr().Ino == ino {
 		switch n := ch.Operations().(type) {
 		case *fileNode:
-			n.setEntry(e)
+			n.updateFromListing(e)
 		case *dirNode:
 			n.setEntry(e)
 		}
@@ -140,7 +179,7 @@ func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, a
 		return d.NewInode(ctx, newDirNode(d.fsys, d.backend, e, d.childPath(name)),
 			fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino})
 	}
-	return d.NewInode(ctx, newFileNode(d.fsys, d.backend, e, d.childPath(name)),
+	return d.NewInode(ctx, newFileNode(d.fsys, d.backend, e, d, name),
 		fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})
 }
 
@@ -150,8 +189,24 @@ func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno)
 		return nil, toErrno(d.fsys.opts.Logger, "readdir", d.path, err)
 	}
 	store := d.backend.Store.Name()
-	list := make([]fuse.DirEntry, 0, len(l.entries))
+	d.mu.Lock()
+	list := make([]fuse.DirEntry, 0, len(l.entries)+len(d.pending)+len(d.newDirs))
+	seen := make(map[string]bool, len(d.pending)+len(d.newDirs))
+	for name, f := range d.pending {
+		list = append(list, fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: f.StableAttr().Ino})
+		seen[name] = true
+	}
+	for name, nd := range d.newDirs {
+		if !seen[name] {
+			list = append(list, fuse.DirEntry{Name: name, Mode: syscall.S_IFDIR, Ino: nd.StableAttr().Ino})
+			seen[name] = true
+		}
+	}
+	d.mu.Unlock()
 	for _, n := range l.entries {
+		if seen[n.name] {
+			continue
+		}
 		mode := uint32(syscall.S_IFREG)
 		if n.entry.IsDir {
 			mode = syscall.S_IFDIR
@@ -162,11 +217,16 @@ func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno)
 }
 
 func (d *dirNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.mu.Lock()
-	e := d.entry
-	d.mu.Unlock()
+	e := d.currentEntry()
 	d.fsys.fillAttr(e, d.StableAttr().Ino, &out.Attr)
+	d.fsys.setMode(&out.Attr, d.backend, e)
 	return 0
+}
+
+// Setattr on a directory (chmod, touch, rsync -a setting times) is
+// accepted and not stored: the remotes keep no such metadata.
+func (d *dirNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return d.Getattr(ctx, fh, out)
 }
 
 func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {

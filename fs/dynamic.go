@@ -35,7 +35,7 @@ func (n *fileNode) openDynamic(ctx context.Context, e remote.Entry) (fusefs.File
 	defer cancel()
 	data, err := readAllBounded(fctx, n.backend.Store, e)
 	if err != nil {
-		return nil, 0, toErrno(n.fsys.opts.Logger, "open", n.path, err)
+		return nil, 0, toErrno(n.fsys.opts.Logger, "open", n.path(), err)
 	}
 	return &dynamicHandle{entry: e, data: data}, fuse.FOPEN_DIRECT_IO, 0
 }

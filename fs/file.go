@@ -11,17 +11,25 @@ import (
 	"github.com/filesmount/filesmount/remote"
 )
 
-// fileNode is a remote file: a CBRAIN userfile or collection member, a
-// VRChat version, ...
+// fileNode is a file: a CBRAIN userfile or collection member, a VRChat
+// version, or a file being written through the mount.
 type fileNode struct {
 	fusefs.Inode
 	fsys    *filesys
 	backend Backend
-	id      string // remote ID; fixed for the node's life (it is in its inode number)
-	path    string // for log lines
 
-	mu    sync.Mutex   // protects entry and kernelVersion
-	entry remote.Entry // latest metadata from the parent's listing
+	// syncMu serialises uploads of this file (Flush from several
+	// descriptors, fsync); it is held across the upload, never together
+	// with mu.
+	syncMu sync.Mutex
+
+	mu     sync.Mutex   // protects the fields below
+	entry  remote.Entry // latest metadata from the remote (zero ID for a new local file)
+	parent *dirNode     // the directory it is written into (changes on rename)
+	name   string
+	// st is the local content while the file is written or waits for
+	// its upload; nil for a plain remote file.
+	st *staged
 	// kernelVersion is the version whose pages the kernel may hold from an
 	// earlier open; "" if none. Opens of that same version keep the cache.
 	kernelVersion string
@@ -34,14 +42,23 @@ var (
 	_ fusefs.NodeStatfser  = (*fileNode)(nil)
 )
 
-func newFileNode(f *filesys, b Backend, e remote.Entry, p string) *fileNode {
-	return &fileNode{fsys: f, backend: b, id: e.ID, entry: e, path: p}
+func newFileNode(f *filesys, b Backend, e remote.Entry, parent *dirNode, name string) *fileNode {
+	return &fileNode{fsys: f, backend: b, entry: e, parent: parent, name: name}
 }
 
-func (n *fileNode) setEntry(e remote.Entry) {
+// updateFromListing takes new metadata for the same remote object.
+func (n *fileNode) updateFromListing(e remote.Entry) {
 	n.mu.Lock()
-	n.entry = e
+	if n.entry.ID == e.ID {
+		n.entry = e
+	}
 	n.mu.Unlock()
+}
+
+func (n *fileNode) path() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.parent.childPath(n.name)
 }
 
 // distrustKernelCache makes the next open drop the kernel's pages of this
@@ -52,11 +69,28 @@ func (n *fileNode) distrustKernelCache() {
 	n.mu.Unlock()
 }
 
+// fillAttr reports the local size while the file has local content.
+func (n *fileNode) fillAttr(out *fuse.Attr) {
+	n.mu.Lock()
+	e, st := n.entry, n.st
+	n.mu.Unlock()
+	if st != nil {
+		e.Size = st.size()
+		e.ReadOnly = false
+		if e.ModTime.IsZero() {
+			e.ModTime = n.fsys.started
+		}
+	}
+	n.fsys.fillAttr(e, n.StableAttr().Ino, out)
+	n.fsys.setMode(out, n.backend, e)
+}
+
 func (n *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	switch h := fh.(type) {
 	case *readHandle:
 		// An open handle reads a pinned version: report its size.
 		n.fsys.fillAttr(h.entry, n.StableAttr().Ino, &out.Attr)
+		n.fsys.setMode(&out.Attr, n.backend, h.entry)
 		return 0
 	case *dynamicHandle:
 		e := h.entry
@@ -64,16 +98,8 @@ func (n *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.
 		n.fsys.fillAttr(e, n.StableAttr().Ino, &out.Attr)
 		return 0
 	}
-	n.mu.Lock()
-	e := n.entry
-	n.mu.Unlock()
-	n.fsys.fillAttr(e, n.StableAttr().Ino, &out.Attr)
+	n.fillAttr(&out.Attr)
 	return 0
-}
-
-func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	n.fsys.opts.Logger.Printf("setattr %s: refused: this mount is read-only (EROFS)", n.path)
-	return syscall.EROFS
 }
 
 func (n *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
@@ -82,11 +108,15 @@ func (n *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errn
 
 // Open pins the current version for the handle's lifetime. It returns
 // FOPEN_KEEP_CACHE when the kernel's cached pages are of this same
-// version, so re-reads of an unchanged file never reach the daemon.
+// version, so re-reads of an unchanged file never reach the daemon. A
+// file with local content, or an open for writing, gets a write handle on
+// the staged copy.
 func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
-		n.fsys.opts.Logger.Printf("open %s for writing: refused: this mount is read-only (EROFS)", n.path)
-		return nil, 0, syscall.EROFS
+	n.mu.Lock()
+	local := n.st != nil
+	n.mu.Unlock()
+	if local || flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return n.openForWrite(ctx, flags)
 	}
 	n.mu.Lock()
 	e := n.entry
@@ -97,7 +127,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 		return n.openDynamic(ctx, e)
 	}
 	if e.Size == remote.SizeUnknown {
-		n.fsys.opts.Logger.Printf("open %s: its size is not known yet (the remote is still processing an upload); try again later (EAGAIN)", n.path)
+		n.fsys.opts.Logger.Printf("open %s: its size is not known yet (the remote is still processing an upload); try again later (EAGAIN)", n.path())
 		return nil, 0, syscall.EAGAIN
 	}
 	var fl uint32

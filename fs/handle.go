@@ -30,7 +30,7 @@ func (h *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		if errors.Is(err, remote.ErrCorrupt) {
 			h.node.distrustKernelCache()
 		}
-		return nil, toErrno(h.node.fsys.opts.Logger, "read", h.node.path, err)
+		return nil, toErrno(h.node.fsys.opts.Logger, "read", h.node.path(), err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }

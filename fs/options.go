@@ -26,6 +26,12 @@ type Options struct {
 	UID, GID uint32
 	// Logger receives one line per failed operation. Nil discards.
 	Logger *log.Logger
+	// CacheDir holds staged writes (staging/), the upload journal
+	// (journal/) and the data of failed uploads (recovery/). Required
+	// unless ReadOnly.
+	CacheDir string
+	// ReadOnly refuses every change with EROFS.
+	ReadOnly bool
 }
 
 func (o *Options) withDefaults() Options {

@@ -11,31 +11,44 @@ import (
 	"github.com/filesmount/filesmount/remote"
 )
 
-// filesys holds what every node shares. It is read-only after NewRoot.
+// filesys holds what every node shares.
 type filesys struct {
-	opts    Options
-	started time.Time // shown as the time of entries the remote gives none
+	opts    Options     // read-only after NewRoot
+	started time.Time   // shown as the time of entries the remote gives none
+	dirs    stagingDirs // read-only after NewRoot
+	uploads uploads
 }
 
-// rootNode is MOUNT/: one directory per backend, fixed at mount time.
-type rootNode struct {
+// Root is the mount's top directory: one directory per backend, fixed at
+// mount time.
+type Root struct {
 	fusefs.Inode
 	fsys     *filesys
 	backends []Backend
 }
 
 var (
-	_ fusefs.NodeOnAdder   = (*rootNode)(nil)
-	_ fusefs.NodeGetattrer = (*rootNode)(nil)
-	_ fusefs.NodeStatfser  = (*rootNode)(nil)
+	_ fusefs.NodeOnAdder   = (*Root)(nil)
+	_ fusefs.NodeGetattrer = (*Root)(nil)
+	_ fusefs.NodeStatfser  = (*Root)(nil)
 )
 
 // NewRoot returns the root node of a tree with one directory per backend.
-func NewRoot(backends []Backend, opts Options) fusefs.InodeEmbedder {
-	return &rootNode{fsys: &filesys{opts: opts.withDefaults(), started: time.Now()}, backends: backends}
+// Unless opts.ReadOnly, it prepares the staging folders under
+// opts.CacheDir (mode 0700).
+func NewRoot(backends []Backend, opts Options) (*Root, error) {
+	f := &filesys{opts: opts.withDefaults(), started: time.Now()}
+	if !opts.ReadOnly {
+		dirs, err := newStagingDirs(opts.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		f.dirs = dirs
+	}
+	return &Root{fsys: f, backends: backends}, nil
 }
 
-func (r *rootNode) OnAdd(ctx context.Context) {
+func (r *Root) OnAdd(ctx context.Context) {
 	for _, b := range r.backends {
 		root, err := b.Store.Root(ctx)
 		if err != nil {
@@ -48,7 +61,7 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 	}
 }
 
-func (r *rootNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+func (r *Root) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	r.fsys.fillAttr(remote.Entry{IsDir: true}, 1, &out.Attr)
 	out.Nlink = uint32(2 + len(r.backends))
 	return 0
@@ -56,9 +69,15 @@ func (r *rootNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.
 
 // Statfs reports a large, mostly free filesystem: the remotes have no
 // meaningful totals, and zeros make some tools refuse to copy.
-func (r *rootNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+func (r *Root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	return statfs(out)
 }
+
+// PendingUploads names the files whose upload is in progress.
+func (r *Root) PendingUploads() []string { return r.fsys.uploads.pending() }
+
+// WaitUploads blocks until no upload is in progress.
+func (r *Root) WaitUploads() { r.fsys.uploads.wg.Wait() }
 
 func statfs(out *fuse.StatfsOut) syscall.Errno {
 	const blocks = 1 << 50 / blockSize // 1 PiB

@@ -54,7 +54,7 @@ func (o *options) register(f *pflag.FlagSet) {
 	o.blockSize = 1 << 20
 	f.Var(&o.blockSize, "block-size", "size of cached blocks")
 	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for spooled downloads (created 0700)")
-	f.BoolVar(&o.readOnly, "read-only", true, "refuse all changes (writes are not supported yet, so this is always on)")
+	f.BoolVar(&o.readOnly, "read-only", false, "refuse all changes (EROFS)")
 	f.BoolVar(&o.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	f.BoolVar(&o.debug, "debug", false, "log every FUSE request")
 	f.StringSliceVarP(&o.mountOpts, "options", "o", nil, "extra mount options, comma-separated (e.g. -o ro)")
@@ -151,9 +151,15 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 		backends = append(backends, fs.Backend{Store: cs, Reader: cs})
 		names = append(names, s.store.Name())
 	}
-	root := fs.NewRoot(backends, fs.Options{MetadataTTL: o.metadataTTL, Logger: logger,
-		UID: uint32(os.Getuid()), GID: uint32(os.Getgid())})
-	mountOpts := append([]string{"ro"}, o.mountOpts...)
+	root, err := fs.NewRoot(backends, fs.Options{MetadataTTL: o.metadataTTL, Logger: logger,
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), CacheDir: o.cacheDir, ReadOnly: o.readOnly})
+	if err != nil {
+		return err
+	}
+	mountOpts := o.mountOpts
+	if o.readOnly {
+		mountOpts = append([]string{"ro"}, mountOpts...)
+	}
 	server, err := fs.Mount(dir, root, fs.MountConfig{
 		AttrTimeout: o.attrTimeout, EntryTimeout: o.attrTimeout,
 		AllowOther: o.allowOther, Debug: o.debug, Options: mountOpts,
@@ -163,6 +169,9 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 		return err
 	}
 	logger.Printf("mounted %s at %s; press Ctrl-C (or send SIGTERM) to unmount", strings.Join(names, ", "), dir)
+	// Uploads a previous daemon left unfinished (see the journal).
+	go root.ResumeUploads(daemonCtx)
+	defer root.HandBackLocal()
 	done := make(chan struct{})
 	go func() { server.Wait(); close(done) }()
 	select {
@@ -174,6 +183,10 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 	// A second signal now gets the default behaviour (exit), in case
 	// unmounting hangs.
 	signal.Reset(os.Interrupt, syscall.SIGTERM)
+	if p := root.PendingUploads(); len(p) > 0 {
+		logger.Printf("waiting for %d upload(s) to finish before unmounting: %s", len(p), strings.Join(p, ", "))
+		root.WaitUploads()
+	}
 	for {
 		err := server.Unmount()
 		if err == nil {

@@ -1,0 +1,295 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/filesmount/filesmount/remote"
+)
+
+var (
+	_ fusefs.NodeCreater  = (*dirNode)(nil)
+	_ fusefs.NodeMkdirer  = (*dirNode)(nil)
+	_ fusefs.NodeUnlinker = (*dirNode)(nil)
+	_ fusefs.NodeRmdirer  = (*dirNode)(nil)
+	_ fusefs.NodeRenamer  = (*dirNode)(nil)
+)
+
+func (d *dirNode) addPending(name string, n *fileNode) {
+	d.mu.Lock()
+	if d.pending == nil {
+		d.pending = map[string]*fileNode{}
+	}
+	d.pending[name] = n
+	d.mu.Unlock()
+}
+
+func (d *dirNode) removePending(name string, n *fileNode) {
+	d.mu.Lock()
+	if d.pending[name] == n {
+		delete(d.pending, name)
+	}
+	d.mu.Unlock()
+}
+
+// listed returns the remote object listed under name, if any.
+func (d *dirNode) listed(ctx context.Context, name string) (remote.Entry, bool) {
+	l, err := d.listing(ctx)
+	if err != nil {
+		return remote.Entry{}, false
+	}
+	e, ok := l.byName[name]
+	return e, ok
+}
+
+// uploadedInto is called after an upload into d succeeded. A directory
+// that existed only locally now exists remotely: the parent's listing has
+// it, and it takes that identity.
+func (d *dirNode) uploadedInto() {
+	d.invalidate()
+	d.mu.Lock()
+	local := d.localOnly
+	d.mu.Unlock()
+	if !local {
+		return
+	}
+	name, parentInode := d.Parent()
+	parent, ok := parentInode.Operations().(*dirNode)
+	if !ok {
+		return
+	}
+	parent.invalidate()
+	e, found := parent.listed(context.Background(), name)
+	if !found || !e.IsDir {
+		return
+	}
+	d.mu.Lock()
+	d.entry, d.localOnly, d.snap = e, false, nil
+	d.mu.Unlock()
+	parent.mu.Lock()
+	if parent.newDirs[name] == d {
+		delete(parent.newDirs, name)
+	}
+	parent.mu.Unlock()
+}
+
+func (d *dirNode) refuse(op, name, why string, errno syscall.Errno) syscall.Errno {
+	d.fsys.opts.Logger.Printf("%s %s: refused: %s (%s)", op, d.childPath(name), why, errnoName(errno))
+	return errno
+}
+
+// checkName asks the remote whether name may be created here.
+func (d *dirNode) checkName(op, name string) (remote.Writer, syscall.Errno) {
+	w, ok := d.fsys.writer(d.backend)
+	if !ok {
+		return nil, d.refuse(op, name, "this mount is read-only", syscall.EROFS)
+	}
+	if err := w.CheckName(d.currentEntry(), name); err != nil && !isTempName(name) {
+		return nil, toErrno(d.fsys.opts.Logger, op, d.childPath(name), err)
+	}
+	return w, 0
+}
+
+// Create makes a new local file, staged on disk and uploaded when closed.
+func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	if _, errno := d.checkName("create", name); errno != 0 {
+		return nil, nil, 0, errno
+	}
+	st, err := d.fsys.dirs.newStaged()
+	if err != nil {
+		return nil, nil, 0, toErrno(d.fsys.opts.Logger, "create", d.childPath(name), err)
+	}
+	rec := journalRecord{ID: st.id, Data: st.path, Store: d.backend.Store.Name(), Dir: d.currentEntry(),
+		Path: d.childPath(name), Name: name, State: stateWriting}
+	if err := d.fsys.dirs.writeRecord(rec); err != nil {
+		d.fsys.discardStaged(st)
+		return nil, nil, 0, toErrno(d.fsys.opts.Logger, "create", d.childPath(name), err)
+	}
+	st.opens = 1 // the handle below; newStaged left the file open
+	n := newFileNode(d.fsys, d.backend, remote.Entry{Name: name, ModTime: d.fsys.started}, d, name)
+	n.st = st
+	if prev, _ := d.local(name); prev != nil {
+		prev.mu.Lock()
+		prevSt := prev.st
+		prev.st = nil
+		prev.mu.Unlock()
+		if prevSt != nil {
+			d.fsys.discardStaged(prevSt)
+		}
+	}
+	d.addPending(name, n)
+	ch := d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inodeNumber(d.backend.Store.Name(), "local/"+st.id)})
+	n.fillAttr(&out.Attr)
+	return ch, &writeHandle{node: n, st: st}, 0, 0
+}
+
+// Mkdir creates a directory through the remote; a remote that creates
+// directories lazily (VRChat) gets a local one until a file is written in.
+func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	w, errno := d.checkName("mkdir", name)
+	if errno != 0 {
+		return nil, errno
+	}
+	e, err := w.Mkdir(ctx, d.currentEntry(), name)
+	if err != nil {
+		return nil, toErrno(d.fsys.opts.Logger, "mkdir", d.childPath(name), err)
+	}
+	nd := newDirNode(d.fsys, d.backend, e, d.childPath(name))
+	nd.localOnly = true
+	d.mu.Lock()
+	if d.newDirs == nil {
+		d.newDirs = map[string]*dirNode{}
+	}
+	d.newDirs[name] = nd
+	d.mu.Unlock()
+	ch := d.NewInode(ctx, nd, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: inodeNumber(d.backend.Store.Name(), "localdir/"+d.childPath(name))})
+	d.fsys.fillAttr(e, ch.StableAttr().Ino, &out.Attr)
+	d.fsys.setMode(&out.Attr, d.backend, e)
+	return ch, 0
+}
+
+// Unlink deletes a file: locally if it never reached the remote,
+// otherwise through the remote (which may refuse, e.g. an old VRChat version).
+func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	w, ok := d.fsys.writer(d.backend)
+	if !ok {
+		return d.refuse("unlink", name, "this mount is read-only", syscall.EROFS)
+	}
+	if f, _ := d.local(name); f != nil {
+		f.mu.Lock()
+		st, e := f.st, f.entry
+		f.st = nil
+		f.mu.Unlock()
+		if st != nil {
+			d.fsys.discardStaged(st)
+		}
+		d.removePending(name, f)
+		if e.ID == "" {
+			return 0
+		}
+		return d.removeRemote(ctx, w, name, e)
+	}
+	e, found := d.listed(ctx, name)
+	if !found {
+		return syscall.ENOENT
+	}
+	return d.removeRemote(ctx, w, name, e)
+}
+
+func (d *dirNode) removeRemote(ctx context.Context, w remote.Writer, name string, e remote.Entry) syscall.Errno {
+	err := w.Remove(context.WithoutCancel(ctx), d.currentEntry(), e)
+	d.invalidate()
+	if err != nil {
+		return toErrno(d.fsys.opts.Logger, "unlink", d.childPath(name), err)
+	}
+	return 0
+}
+
+func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	w, ok := d.fsys.writer(d.backend)
+	if !ok {
+		return d.refuse("rmdir", name, "this mount is read-only", syscall.EROFS)
+	}
+	if _, nd := d.local(name); nd != nil {
+		nd.mu.Lock()
+		busy := len(nd.pending) > 0 || len(nd.newDirs) > 0
+		nd.mu.Unlock()
+		if busy {
+			return syscall.ENOTEMPTY
+		}
+		d.mu.Lock()
+		delete(d.newDirs, name)
+		d.mu.Unlock()
+		return 0
+	}
+	e, found := d.listed(ctx, name)
+	if !found {
+		return syscall.ENOENT
+	}
+	err := w.Rmdir(context.WithoutCancel(ctx), d.currentEntry(), e)
+	d.invalidate()
+	if errors.Is(err, remote.ErrConflict) {
+		d.fsys.opts.Logger.Printf("rmdir %s: %v (ENOTEMPTY)", d.childPath(name), err)
+		return syscall.ENOTEMPTY
+	}
+	if err != nil {
+		return toErrno(d.fsys.opts.Logger, "rmdir", d.childPath(name), err)
+	}
+	return 0
+}
+
+// Rename: a local file (typically a program's temporary file) is uploaded
+// under its new name, replacing what is there; a remote object is renamed
+// or moved by the remote.
+func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	w, ok := d.fsys.writer(d.backend)
+	if !ok {
+		return d.refuse("rename", name, "this mount is read-only", syscall.EROFS)
+	}
+	nd, ok := newParent.(*dirNode)
+	if !ok || nd.backend.Store != d.backend.Store {
+		return d.refuse("rename", name, "files cannot move between remotes (copy them instead)", syscall.EXDEV)
+	}
+	if flags&renameExchange != 0 {
+		return d.refuse("rename", name, "exchanging two files is not supported by the remotes", syscall.ENOTSUP)
+	}
+	replaced, exists := nd.listed(ctx, newName)
+	if exists && flags&renameNoReplace != 0 {
+		return syscall.EEXIST
+	}
+	var old *remote.Entry
+	if exists {
+		old = &replaced
+	}
+	if f, _ := d.local(name); f != nil {
+		return d.renameLocal(ctx, f, name, nd, newName)
+	}
+	e, found := d.listed(ctx, name)
+	if !found {
+		return syscall.ENOENT
+	}
+	if err := w.CheckName(nd.currentEntry(), newName); err != nil {
+		return toErrno(d.fsys.opts.Logger, "rename", d.childPath(name), err)
+	}
+	_, err := w.Rename(context.WithoutCancel(ctx), d.currentEntry(), e, nd.currentEntry(), newName, old)
+	d.invalidate()
+	nd.invalidate()
+	if err != nil {
+		return toErrno(d.fsys.opts.Logger, "rename", d.childPath(name)+" -> "+nd.childPath(newName), err)
+	}
+	return 0
+}
+
+// renameLocal moves a pending file to its new name and uploads it there.
+func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd *dirNode, newName string) syscall.Errno {
+	if _, errno := nd.checkName("rename", newName); errno != 0 {
+		return errno
+	}
+	if prev, _ := nd.local(newName); prev != nil && prev != f {
+		prev.mu.Lock()
+		prevSt := prev.st
+		prev.st = nil
+		prev.mu.Unlock()
+		if prevSt != nil {
+			d.fsys.discardStaged(prevSt)
+		}
+		nd.removePending(newName, prev)
+	}
+	d.removePending(name, f)
+	f.mu.Lock()
+	f.parent, f.name = nd, newName
+	st := f.st
+	f.mu.Unlock()
+	nd.addPending(newName, f)
+	if st == nil {
+		return 0
+	}
+	st.markDirty()
+	errno := f.sync(ctx)
+	f.settle()
+	return errno
+}

@@ -1,0 +1,154 @@
+package fs
+
+import (
+	"crypto/md5"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// A staged file is the local copy of a file being written: every write,
+// truncate and read-back of an open-for-write file works on it, so memory
+// does not grow with file size. It is deleted only after the remote has
+// confirmed the upload (or moved to the recovery folder on failure).
+type staged struct {
+	path string // <cache-dir>/staging/<id>.data
+	id   string // also names the journal record
+
+	mu      sync.Mutex // protects the fields below
+	file    *os.File   // open read-write while any handle uses it
+	opens   int        // handles using file
+	dirty   bool       // changed since the last successful upload (or never uploaded)
+	removed bool       // uploaded or handed back: no further writes
+}
+
+// stagingDirs are the daemon's private folders under --cache-dir.
+type stagingDirs struct {
+	staging  string // staged data files
+	journal  string // one record per pending upload
+	recovery string // data of failed uploads, handed back to the user
+}
+
+func newStagingDirs(cacheDir string) (stagingDirs, error) {
+	d := stagingDirs{
+		staging:  filepath.Join(cacheDir, "staging"),
+		journal:  filepath.Join(cacheDir, "journal"),
+		recovery: filepath.Join(cacheDir, "recovery"),
+	}
+	for _, p := range []string{d.staging, d.journal, d.recovery} {
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return d, fmt.Errorf("staging: %w", err)
+		}
+		if err := os.Chmod(p, 0o700); err != nil {
+			return d, fmt.Errorf("staging: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// newStaged creates an empty staged file.
+func (d stagingDirs) newStaged() (*staged, error) {
+	f, err := os.CreateTemp(d.staging, "*.data")
+	if err != nil {
+		return nil, fmt.Errorf("staging: %w", err)
+	}
+	base := filepath.Base(f.Name())
+	return &staged{path: f.Name(), id: base[:len(base)-len(".data")], file: f, dirty: true}, nil
+}
+
+// open registers a handle; release unregisters it and closes the file
+// when the last handle is gone.
+func (s *staged) open() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.file == nil {
+		f, err := os.OpenFile(s.path, os.O_RDWR, 0o600)
+		if err != nil {
+			return err
+		}
+		s.file = f
+	}
+	s.opens++
+	return nil
+}
+
+func (s *staged) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opens--
+	if s.opens <= 0 && s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
+}
+
+func (s *staged) writeAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.file == nil || s.removed {
+		return 0, os.ErrClosed
+	}
+	s.dirty = true
+	return s.file.WriteAt(p, off)
+}
+
+func (s *staged) readAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	f := s.file
+	s.mu.Unlock()
+	if f == nil {
+		return 0, os.ErrClosed
+	}
+	return f.ReadAt(p, off)
+}
+
+func (s *staged) truncate(size int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.removed {
+		return os.ErrClosed
+	}
+	s.dirty = true
+	return os.Truncate(s.path, size)
+}
+
+func (s *staged) size() int64 {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// snapshot returns the content to upload, with its size and MD5, and
+// clears dirty: writes that arrive during the upload set it again.
+func (s *staged) snapshot() (*os.File, int64, []byte, error) {
+	s.mu.Lock()
+	s.dirty = false
+	s.mu.Unlock()
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	h := md5.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		f.Close()
+		return nil, 0, nil, err
+	}
+	return f, n, h.Sum(nil), nil
+}
+
+func (s *staged) isDirty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dirty
+}
+
+func (s *staged) markDirty() {
+	s.mu.Lock()
+	s.dirty = true
+	s.mu.Unlock()
+}

@@ -1,0 +1,261 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/filesmount/filesmount/remote"
+)
+
+// writeHandle is a descriptor on a file with local content. Reads and
+// writes go to the staged copy; Flush and Fsync upload it.
+type writeHandle struct {
+	node *fileNode
+	st   *staged
+}
+
+var (
+	_ fusefs.FileReader   = (*writeHandle)(nil)
+	_ fusefs.FileWriter   = (*writeHandle)(nil)
+	_ fusefs.FileFlusher  = (*writeHandle)(nil)
+	_ fusefs.FileFsyncer  = (*writeHandle)(nil)
+	_ fusefs.FileReleaser = (*writeHandle)(nil)
+)
+
+// openForWrite gives a handle on the file's staged copy, creating it from
+// the remote content unless the open truncates. Memory use does not grow
+// with the file: the copy goes to disk block by block.
+func (n *fileNode) openForWrite(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if _, ok := n.fsys.writer(n.backend); !ok {
+		return nil, 0, n.refuse("open for writing", n.path(), "this mount is read-only", syscall.EROFS)
+	}
+	n.mu.Lock()
+	e, st, parent, name := n.entry, n.st, n.parent, n.name
+	n.mu.Unlock()
+	if st == nil && e.ReadOnly {
+		return nil, 0, n.refuse("open for writing", n.path(), "the remote does not allow changing this file", syscall.EACCES)
+	}
+	if st == nil {
+		var err error
+		if st, err = n.stage(ctx, e, flags&syscall.O_TRUNC != 0); err != nil {
+			return nil, 0, toErrno(n.fsys.opts.Logger, "open for writing", n.path(), err)
+		}
+		n.mu.Lock()
+		if n.st != nil { // another open staged it meanwhile
+			n.mu.Unlock()
+			n.fsys.discardStaged(st)
+			return n.openForWrite(ctx, flags)
+		}
+		n.st = st
+		n.mu.Unlock()
+		parent.addPending(name, n)
+	}
+	if err := st.open(); err != nil {
+		return nil, 0, toErrno(n.fsys.opts.Logger, "open for writing", n.path(), err)
+	}
+	if flags&syscall.O_TRUNC != 0 && st.size() > 0 {
+		if err := st.truncate(0); err != nil {
+			st.release()
+			return nil, 0, toErrno(n.fsys.opts.Logger, "truncate", n.path(), err)
+		}
+	}
+	// Direct I/O would break mmap; the kernel must simply not keep pages
+	// of the remote version, which a fresh open (no KEEP_CACHE) ensures.
+	return &writeHandle{node: n, st: st}, 0, 0
+}
+
+// stage creates the staged copy of remote content e (empty if truncate).
+func (n *fileNode) stage(ctx context.Context, e remote.Entry, truncate bool) (*staged, error) {
+	st, err := n.fsys.dirs.newStaged()
+	if err != nil {
+		return nil, err
+	}
+	if !truncate && e.Size > 0 {
+		if err := n.copyRemote(ctx, e, st); err != nil {
+			n.fsys.discardStaged(st)
+			return nil, err
+		}
+		st.mu.Lock()
+		st.dirty = false // identical to the remote until written
+		st.mu.Unlock()
+	}
+	n.mu.Lock()
+	parent, name := n.parent, n.name
+	n.mu.Unlock()
+	old := e
+	rec := journalRecord{ID: st.id, Data: st.path, Store: n.backend.Store.Name(), Dir: parent.currentEntry(),
+		Path: parent.childPath(name), Name: name, Old: &old, State: stateWriting}
+	if err := n.fsys.dirs.writeRecord(rec); err != nil {
+		n.fsys.discardStaged(st)
+		return nil, err
+	}
+	// newStaged left the file open for the copy; handles reopen it.
+	st.file.Close()
+	st.file = nil
+	return st, nil
+}
+
+func (n *fileNode) copyRemote(ctx context.Context, e remote.Entry, st *staged) error {
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < e.Size; {
+		k, err := n.backend.Reader.ReadAt(ctx, e, buf[:min(int64(len(buf)), e.Size-off)], off)
+		if k > 0 {
+			if _, werr := st.file.WriteAt(buf[:k], off); werr != nil {
+				return werr
+			}
+			off += int64(k)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if k == 0 {
+			return fmt.Errorf("copying %s for writing: short content: %w", e.Name, remote.ErrCorrupt)
+		}
+	}
+	return nil
+}
+
+func (h *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	k, err := h.st.readAt(dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, toErrno(h.node.fsys.opts.Logger, "read", h.node.path(), err)
+	}
+	return fuse.ReadResultData(dest[:k]), 0
+}
+
+func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	k, err := h.st.writeAt(data, off)
+	if err != nil {
+		return uint32(k), toErrno(h.node.fsys.opts.Logger, "write", h.node.path(), err)
+	}
+	return uint32(k), 0
+}
+
+// Flush runs at every close of every descriptor (dup'd ones too), so it
+// uploads only what changed since the last upload: a second Flush with
+// nothing new uploads nothing.
+func (h *writeHandle) Flush(ctx context.Context) syscall.Errno {
+	return h.node.sync(ctx)
+}
+
+func (h *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	return h.node.sync(ctx)
+}
+
+func (h *writeHandle) Release(ctx context.Context) syscall.Errno {
+	h.st.release()
+	h.node.settle()
+	return 0
+}
+
+// sync uploads the staged content if it changed. A file whose name the
+// remote refuses but that looks like a program's temporary file stays
+// local until it is renamed (see tempnames.go).
+func (n *fileNode) sync(ctx context.Context) syscall.Errno {
+	n.syncMu.Lock()
+	defer n.syncMu.Unlock()
+	n.mu.Lock()
+	st, parent, name, e := n.st, n.parent, n.name, n.entry
+	n.mu.Unlock()
+	if st == nil || !st.isDirty() {
+		return 0
+	}
+	w, ok := n.fsys.writer(n.backend)
+	if !ok {
+		return syscall.EROFS
+	}
+	dir := parent.currentEntry()
+	path := parent.childPath(name)
+	if err := w.CheckName(dir, name); err != nil {
+		if isTempName(name) {
+			return 0 // uploaded when renamed to its final name
+		}
+		kept, _ := n.fsys.handBack(st.path, path)
+		n.fsys.opts.Logger.Printf("upload %s: %v; your data is kept in %s (EINVAL)", path, err, kept)
+		st.mu.Lock()
+		st.dirty = false
+		st.mu.Unlock()
+		return syscall.EINVAL
+	}
+	var old *remote.Entry
+	if e.ID != "" {
+		old = &e
+	} else if prev, ok := parent.listed(ctx, name); ok {
+		old = &prev
+	}
+	ne, err := n.fsys.upload(ctx, n.backend, dir, path, name, st, old)
+	if err != nil {
+		return toErrno(n.fsys.opts.Logger, "upload", path, err)
+	}
+	n.mu.Lock()
+	n.entry = ne
+	n.mu.Unlock()
+	parent.uploadedInto()
+	return 0
+}
+
+// settle drops the staged copy once no descriptor uses it and the remote
+// has the content (or the data was handed back), and lets the listing
+// show the remote object again.
+func (n *fileNode) settle() {
+	n.mu.Lock()
+	st, parent, name := n.st, n.parent, n.name
+	if st == nil {
+		n.mu.Unlock()
+		return
+	}
+	st.mu.Lock()
+	idle, dirty := st.opens <= 0, st.dirty
+	st.mu.Unlock()
+	if !idle || (dirty && isTempName(name)) {
+		n.mu.Unlock()
+		return // still open, or a temporary file waiting for its rename
+	}
+	n.st = nil
+	n.mu.Unlock()
+	n.fsys.discardStaged(st)
+	parent.removePending(name, n)
+	parent.invalidate()
+}
+
+func (n *fileNode) refuse(op, path, why string, errno syscall.Errno) syscall.Errno {
+	n.fsys.opts.Logger.Printf("%s %s: refused: %s (%s)", op, path, why, errnoName(errno))
+	return errno
+}
+
+// Setattr: a size change truncates the staged copy (staging and uploading
+// it if no descriptor is open); mode, owner and times are accepted and
+// not stored, because the remotes keep no such metadata and refusing
+// would break cp -p, rsync -a and touch.
+func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if size, ok := in.GetSize(); ok {
+		if h, isWrite := fh.(*writeHandle); isWrite {
+			if err := h.st.truncate(int64(size)); err != nil {
+				return toErrno(n.fsys.opts.Logger, "truncate", n.path(), err)
+			}
+		} else {
+			wfh, _, errno := n.openForWrite(ctx, syscall.O_WRONLY)
+			if errno != 0 {
+				return errno
+			}
+			h := wfh.(*writeHandle)
+			err := h.st.truncate(int64(size))
+			if err == nil {
+				errno = n.sync(ctx)
+			} else {
+				errno = toErrno(n.fsys.opts.Logger, "truncate", n.path(), err)
+			}
+			h.Release(ctx)
+			if errno != 0 {
+				return errno
+			}
+		}
+	}
+	return n.Getattr(ctx, fh, out)
+}
