@@ -141,7 +141,7 @@ func mountStores(t *testing.T, mo mountOptions, stores ...remote.Store) *mounted
 	var backends []fs.Backend
 	for _, s := range stores {
 		cs := c.Wrap(s)
-		backends = append(backends, fs.Backend{Store: cs, Reader: cs})
+		backends = append(backends, fs.Backend{Store: cs, Reader: cs, Writer: cs.Writer()})
 	}
 	root, err := fs.NewRoot(backends, fs.Options{MetadataTTL: mo.metadataTTL, Logger: logger, CacheDir: mo.cacheDir, ReadOnly: mo.readOnly})
 	if err != nil {

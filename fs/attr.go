@@ -57,11 +57,10 @@ func (f *filesys) fillAttr(e remote.Entry, ino uint64, out *fuse.Attr) {
 
 // writer returns b's Writer if changes are allowed on this mount.
 func (f *filesys) writer(b Backend) (remote.Writer, bool) {
-	if f.opts.ReadOnly {
+	if f.opts.ReadOnly || b.Writer == nil {
 		return nil, false
 	}
-	w, ok := b.Store.(remote.Writer)
-	return w, ok
+	return b.Writer, true
 }
 
 // setMode gives writable entries write permission, so that tools do not

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"path"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ type dirNode struct {
 	mu    sync.Mutex   // protects the fields below
 	entry remote.Entry // this directory as last listed by its parent
 	snap  *listing     // nil until first listed, or after a change
+	gen   uint64       // bumped by invalidate: a fetch started before is not stored
 	// pending are files written here that the remote does not list yet
 	// (being written, uploading, or waiting for a rename): they are shown
 	// over the listing, with their local size.
@@ -68,6 +70,7 @@ func (d *dirNode) currentEntry() remote.Entry {
 func (d *dirNode) invalidate() {
 	d.mu.Lock()
 	d.snap = nil
+	d.gen++
 	d.mu.Unlock()
 }
 
@@ -78,7 +81,7 @@ func (d *dirNode) invalidate() {
 func (d *dirNode) listing(ctx context.Context) (*listing, error) {
 	now := time.Now()
 	d.mu.Lock()
-	snap, entry, local := d.snap, d.entry, d.localOnly
+	snap, entry, local, gen := d.snap, d.entry, d.localOnly, d.gen
 	d.mu.Unlock()
 	if local {
 		return newListing(nil, now), nil
@@ -86,7 +89,9 @@ func (d *dirNode) listing(ctx context.Context) (*listing, error) {
 	if snap.fresh(now, d.fsys.opts.MetadataTTL) {
 		return snap, nil
 	}
-	ch := d.refresh.DoChan("", func() (any, error) {
+	// Keyed by generation: after a change through the mount, callers
+	// start a new fetch instead of joining one that began before it.
+	ch := d.refresh.DoChan(strconv.FormatUint(gen, 10), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.fsys.opts.ListTimeout)
 		defer cancel()
 		entries, err := d.backend.Store.List(fctx, entry)
@@ -95,7 +100,9 @@ func (d *dirNode) listing(ctx context.Context) (*listing, error) {
 		}
 		l := newListing(entries, time.Now())
 		d.mu.Lock()
-		d.snap = l
+		if d.gen == gen {
+			d.snap = l
+		}
 		d.mu.Unlock()
 		d.updateChildren(l)
 		return l, nil

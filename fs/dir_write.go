@@ -138,6 +138,12 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	if err != nil {
 		return nil, toErrno(d.fsys.opts.Logger, "mkdir", d.childPath(name), err)
 	}
+	d.invalidate()
+	if listed, ok := d.listed(ctx, name); ok && listed.IsDir {
+		// The remote created it at once.
+		return d.childInode(ctx, name, listed, &out.Attr), 0
+	}
+	// The remote creates it lazily: keep it locally until then.
 	nd := newDirNode(d.fsys, d.backend, e, d.childPath(name))
 	nd.localOnly = true
 	d.mu.Lock()
@@ -246,7 +252,20 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.Inod
 		old = &replaced
 	}
 	if f, _ := d.local(name); f != nil {
-		return d.renameLocal(ctx, f, name, nd, newName)
+		f.mu.Lock()
+		st, fe := f.st, f.entry
+		f.mu.Unlock()
+		if fe.ID == "" || (st != nil && st.isDirty()) {
+			return d.renameLocal(ctx, f, name, nd, newName, old)
+		}
+		// Already uploaded and unchanged: rename the remote object.
+		d.removePending(name, f)
+		f.mu.Lock()
+		f.st = nil
+		f.mu.Unlock()
+		if st != nil {
+			d.fsys.discardStaged(st)
+		}
 	}
 	e, found := d.listed(ctx, name)
 	if !found {
@@ -264,8 +283,9 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.Inod
 	return 0
 }
 
-// renameLocal moves a pending file to its new name and uploads it there.
-func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd *dirNode, newName string) syscall.Errno {
+// renameLocal moves a pending file to its new name and uploads it there;
+// an earlier upload under the old name is then removed.
+func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd *dirNode, newName string, replaced *remote.Entry) syscall.Errno {
 	if _, errno := nd.checkName("rename", newName); errno != 0 {
 		return errno
 	}
@@ -282,7 +302,11 @@ func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd 
 	d.removePending(name, f)
 	f.mu.Lock()
 	f.parent, f.name = nd, newName
-	st := f.st
+	st, uploadedAs := f.st, f.entry
+	f.entry = remote.Entry{Name: newName, ModTime: uploadedAs.ModTime}
+	if replaced != nil {
+		f.entry = *replaced // the upload replaces it
+	}
 	f.mu.Unlock()
 	nd.addPending(newName, f)
 	if st == nil {
@@ -290,6 +314,14 @@ func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd 
 	}
 	st.markDirty()
 	errno := f.sync(ctx)
+	if errno == 0 && uploadedAs.ID != "" {
+		if w, ok := d.fsys.writer(d.backend); ok {
+			if err := w.Remove(context.WithoutCancel(ctx), d.currentEntry(), uploadedAs); err != nil {
+				d.fsys.opts.Logger.Printf("rename %s: the copy under the old name could not be removed: %v", d.childPath(name), err)
+			}
+		}
+		d.invalidate()
+	}
 	f.settle()
 	return errno
 }

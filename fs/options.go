@@ -8,11 +8,13 @@ import (
 	"github.com/filesmount/filesmount/remote"
 )
 
-// Backend is one mounted remote: its metadata store and the cached reader
-// that serves its content.
+// Backend is one mounted remote: its metadata store, the cached reader
+// that serves its content, and the writer that changes it (nil for a
+// remote that accepts no changes).
 type Backend struct {
 	Store  remote.Store
 	Reader remote.ContentReader
+	Writer remote.Writer
 }
 
 // Options configure the filesystem tree.

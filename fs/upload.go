@@ -58,7 +58,7 @@ func (u *uploads) pending() []string {
 // recovery folder and the error says where. The upload runs detached from
 // the FUSE request: an interrupted close must not abandon half an upload.
 func (f *filesys) upload(ctx context.Context, b Backend, dir remote.Entry, path, name string, st *staged, old *remote.Entry) (remote.Entry, error) {
-	w, ok := b.Store.(remote.Writer)
+	w, ok := f.writer(b)
 	if !ok {
 		return remote.Entry{}, fmt.Errorf("%s does not accept writes: %w", b.Store.Name(), remote.ErrReadOnly)
 	}

@@ -148,7 +148,7 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 	var names []string
 	for _, s := range setups {
 		cs := c.Wrap(s.store)
-		backends = append(backends, fs.Backend{Store: cs, Reader: cs})
+		backends = append(backends, fs.Backend{Store: cs, Reader: cs, Writer: cs.Writer()})
 		names = append(names, s.store.Name())
 	}
 	root, err := fs.NewRoot(backends, fs.Options{MetadataTTL: o.metadataTTL, Logger: logger,
