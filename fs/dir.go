@@ -146,7 +146,17 @@ func (d *dirNode) local(name string) (*fileNode, *dirNode) {
 	return d.pending[name], d.newDirs[name]
 }
 
+// RefreshName is a name that does not exist in any directory: looking it
+// up (e.g. `stat DIR/.filesmount-refresh`) makes the directory list the
+// remote again at its next use, so changes made outside the mount show
+// at once instead of after --metadata-ttl.
+const RefreshName = ".filesmount-refresh"
+
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	if name == RefreshName {
+		d.invalidate()
+		return nil, syscall.ENOENT
+	}
 	if f, nd := d.local(name); f != nil {
 		f.fillAttr(&out.Attr)
 		return f.EmbeddedInode(), 0
