@@ -25,8 +25,16 @@ type Client struct {
 	SyncTimeout time.Duration
 	// PollInterval is the first delay between background-activity polls.
 	PollInterval time.Duration
+	// UploadTimeout bounds how long an upload waits for the portal to
+	// finish processing the file (size no longer null), plus one second
+	// per 4 MiB of content.
+	UploadTimeout time.Duration
+	// OpTimeout bounds how long a delete, move, compress or sync waits
+	// for its background activity.
+	OpTimeout time.Duration
 
-	syncs syncGroup // one portal sync per userfile at a time
+	syncs syncGroup     // one portal sync per userfile at a time
+	me    identityCache // who the token belongs to (for uploads)
 }
 
 // Config holds what NewClient needs.
@@ -56,11 +64,13 @@ func NewClient(cfg Config) (*Client, error) {
 	// turn an error into a confusing 200.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{
-		base:         u,
-		token:        cfg.Token,
-		http:         hc,
-		SyncTimeout:  2 * time.Minute,
-		PollInterval: 250 * time.Millisecond,
+		base:          u,
+		token:         cfg.Token,
+		http:          hc,
+		SyncTimeout:   2 * time.Minute,
+		PollInterval:  250 * time.Millisecond,
+		UploadTimeout: 10 * time.Minute,
+		OpTimeout:     10 * time.Minute,
 	}, nil
 }
 
