@@ -56,6 +56,7 @@ func requireCommand(t *testing.T, path string) {
 
 // cbrainEnv is an emulated portal mounted at mnt.
 type cbrainEnv struct {
+	m     *mounted
 	srv   *cbraintest.Server
 	cache *cache.Cache
 	mnt   string
@@ -65,6 +66,8 @@ type cbrainEnv struct {
 }
 
 type envOptions struct {
+	uploadDelay time.Duration // emulator: time before an upload's size is set
+	cacheDir    string        // default a temporary directory
 	cacheSize   int64
 	metadataTTL time.Duration
 	readOnly    bool
@@ -76,7 +79,7 @@ type envOptions struct {
 func mountCBRAIN(t *testing.T, opts envOptions) *cbrainEnv {
 	t.Helper()
 	requireFUSE(t)
-	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir()})
+	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir(), UploadDelay: opts.uploadDelay, BACDelay: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +97,10 @@ func mountCBRAIN(t *testing.T, opts envOptions) *cbrainEnv {
 	}
 	client.SyncTimeout = 20 * time.Second
 	client.PollInterval = 20 * time.Millisecond
+	client.UploadTimeout = 5 * time.Second
 
-	m := mountStores(t, mountOptions{cacheSize: opts.cacheSize, metadataTTL: opts.metadataTTL, readOnly: opts.readOnly}, cbrain.NewStore(client))
-	return &cbrainEnv{srv: srv, cache: m.cache, mnt: m.mnt, token: token, user: user, logs: m.logs}
+	m := mountStores(t, mountOptions{cacheSize: opts.cacheSize, metadataTTL: opts.metadataTTL, readOnly: opts.readOnly, cacheDir: opts.cacheDir}, cbrain.NewStore(client))
+	return &cbrainEnv{srv: srv, cache: m.cache, mnt: m.mnt, token: token, user: user, logs: m.logs, m: m}
 }
 
 // mounted is a FUSE mount of some stores through one cache.

@@ -4,6 +4,7 @@
 //	filesmount [flags] MOUNTPOINT      mount (foreground; Ctrl-C unmounts)
 //	filesmount login cbrain --url URL  store an API token
 //	filesmount demo [MOUNTPOINT]       mount built-in emulators with sample data
+//	filesmount cbrain compress|uncompress|sync PATH...
 package main
 
 import (
@@ -27,6 +28,9 @@ func main() {
 	if err == nil || errors.Is(err, pflag.ErrHelp) {
 		return
 	}
+	if errors.Is(err, errSilent) {
+		os.Exit(1)
+	}
 	fmt.Fprintf(os.Stderr, "filesmount: %v\n", err)
 	var ue usageError
 	if errors.As(err, &ue) {
@@ -43,6 +47,8 @@ func run(args []string) error {
 			return runLogin(args[1:])
 		case "demo":
 			return runDemo(args[1:])
+		case "cbrain":
+			return runCBRAIN(args[1:])
 		case "version", "--version":
 			fmt.Println("filesmount", version)
 			return nil

@@ -77,6 +77,8 @@ func usage(f *pflag.FlagSet) func() {
   filesmount login cbrain --url URL    log in to a CBRAIN portal and save the token
   filesmount login vrchat              log in to VRChat (with 2FA) and save the session cookies
   filesmount demo [MOUNTPOINT]         mount built-in emulators with sample data (default ./mnt)
+  filesmount cbrain compress|uncompress|sync PATH...
+                                       run a CBRAIN operation on mounted userfiles and report each outcome
 
 Flags:
 %s`, f.FlagUsages())
