@@ -6,7 +6,7 @@ TESTFLAGS ?= -race -count=1 -timeout 12m
 
 # Debian packages the tests and the demo use. Installed only when missing,
 # and only when running as root (otherwise a hint is printed).
-DEB_PKGS := fuse3:fusermount3 rsync:rsync nifti-bin:nifti_tool python3-nibabel:/usr/lib/python3/dist-packages/nibabel
+DEB_PKGS := fuse3:fusermount3 rsync:rsync rdiff:rdiff nifti-bin:nifti_tool python3-nibabel:/usr/lib/python3/dist-packages/nibabel
 
 .PHONY: all build test test-short demo deps vet fmt-check check clean bench
 

@@ -111,3 +111,41 @@ func TestLoginWritesPrivateTokenFile(t *testing.T) {
 		t.Errorf("token file %q / output %q", raw, out)
 	}
 }
+
+// TestCBRAINOperationsFromTheShell runs `filesmount cbrain compress` and
+// `uncompress` on a path of a mounted provider.
+func TestCBRAINOperationsFromTheShell(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	_, token, err := cbraintest.SeedDemo(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The paths need not be mounted: the command resolves them with the portal.
+	mnt := t.TempDir()
+	path := filepath.Join(mnt, "cbrain", "MainStore", "README.txt")
+	env := []string{"CBRAIN_API_TOKEN=" + token}
+	out, code := runCLI(t, bin, env, "", "cbrain", "compress", "--cbrain-url", srv.URL(), path)
+	if code != 0 || !strings.Contains(out, path+": compressed") {
+		t.Fatalf("compress: exit %d\n%s", code, out)
+	}
+	gz := path + ".gz"
+	out, code = runCLI(t, bin, env, "", "cbrain", "uncompress", "--cbrain-url", srv.URL(), gz)
+	if code != 0 || !strings.Contains(out, gz+": uncompressed") {
+		t.Fatalf("uncompress: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, bin, env, "", "cbrain", "compress", "--cbrain-url", srv.URL(), filepath.Join(mnt, "cbrain", "MainStore", "nope.txt"))
+	if code == 0 || !strings.Contains(out, "no userfile named") {
+		t.Errorf("unknown file: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, token) {
+		t.Error("the token appears in the output")
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -13,6 +14,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/filesmount/filesmount/fs"
+	"github.com/filesmount/filesmount/internal/secretfile"
+	"github.com/filesmount/filesmount/remote/cbrain"
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
 	"github.com/filesmount/filesmount/remote/vrchat"
 	"github.com/filesmount/filesmount/remote/vrchat/vrchattest"
@@ -54,6 +57,11 @@ func runDemo(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(data)
+	if !f.Changed("cache-dir") {
+		// The demo's pending uploads must never be replayed against a
+		// real remote by a later mount.
+		o.cacheDir = filepath.Join(data, "cache")
+	}
 	srv, err := cbraintest.New(cbraintest.Options{DataDir: data})
 	if err != nil {
 		return fmt.Errorf("starting the CBRAIN emulator: %w", err)
@@ -65,6 +73,12 @@ func runDemo(args []string) error {
 	}
 	cb, err := connectCBRAIN(ctx, srv.URL(), token, &o, logger)
 	if err != nil {
+		return err
+	}
+	// So that `filesmount cbrain ...` can be tried on the demo too.
+	tokenFile := filepath.Join(data, "cbrain-token.json")
+	raw, _ := json.Marshal(cbrain.TokenFile{URL: srv.URL(), Token: token})
+	if err := secretfile.Write(tokenFile, raw); err != nil {
 		return err
 	}
 	vr, vrURL, stopVRChat, err := startVRChatDemo(ctx, data, &o, logger)
@@ -83,9 +97,11 @@ Try, from another terminal:
   ls -l "%[3]s/vrchat/Profile picture/"   # versions newest first, latest.png
   ls %[3]s/vrchat/tags/gallery/
   find %[3]s -type f | head -30
+  cp /etc/hostname %[3]s/cbrain/MainStore/uploaded.txt   # an upload
+  filesmount cbrain compress --cbrain-token-file %[4]s %[3]s/cbrain/MainStore/uploaded.txt
 Press Ctrl-C here to unmount and stop.
 
-`, srv.URL(), vrURL, dir)
+`, srv.URL(), vrURL, dir, tokenFile)
 	return serve(ctx, dir, &o, logger, []remoteSetup{*cb, *vr})
 }
 

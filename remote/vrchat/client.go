@@ -31,6 +31,8 @@ type Config struct {
 	// UserAgent identifies the application: "Name/Version contact".
 	UserAgent string
 	Cookies   Cookies
+	// Upload tunes uploads (part size, polling); zero values take defaults.
+	Upload UploadOptions
 }
 
 // Client talks to the VRChat API with one session.
@@ -42,6 +44,7 @@ type Client struct {
 	// cookie can reach them whatever the redirect says.
 	storage *http.Client
 	jar     *cookiejar.Jar
+	upload  UploadOptions // with defaults applied
 }
 
 // NewClient validates cfg. It makes no request.
@@ -57,7 +60,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("vrchat: User-Agent %q must look like \"Name/Version contact\" (VRChat's firewall refuses others)", cfg.UserAgent)
 	}
 	jar, _ := cookiejar.New(nil)
-	c := &Client{base: u, ua: cfg.UserAgent, jar: jar}
+	c := &Client{base: u, ua: cfg.UserAgent, jar: jar, upload: cfg.Upload.withDefaults()}
 	c.SetCookies(cfg.Cookies)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext

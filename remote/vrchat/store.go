@@ -21,6 +21,7 @@ import (
 type Store struct {
 	c         *Client
 	downloads downloads
+	w         writes // see write.go
 }
 
 // NewStore returns the remote.Store view of c.
@@ -29,7 +30,8 @@ func NewStore(c *Client) *Store { return &Store{c: c} }
 var _ remote.Store = (*Store)(nil)
 
 // Entry IDs: "/", "tags", "tag/<tag>", "f/<file id>", "tf/<tag>/<file id>",
-// "v/<file id>/<version>", "a/<file id>/<version>/<variant>".
+// "v/<file id>/<version>", "a/<file id>/<version>/<variant>", and
+// "newfile/<name>" for a directory made by Mkdir (see write.go).
 
 // wellKnownTags are always offered under tags/, even before a File has
 // them, because they are the ones VRChat's own image features use.
@@ -57,6 +59,8 @@ func (s *Store) List(ctx context.Context, dir remote.Entry) ([]remote.Entry, err
 	case kind == "tf":
 		_, id, _ := strings.Cut(rest, "/")
 		return s.listVersions(ctx, id)
+	case kind == "newfile":
+		return s.listNewFile(ctx, rest)
 	}
 	return nil, fmt.Errorf("vrchat: %q is not a directory: %w", dir.ID, remote.ErrNotFound)
 }
@@ -71,6 +75,7 @@ func (s *Store) listFiles(ctx context.Context, tag string) ([]remote.Entry, erro
 		out = append(out, remote.Entry{ID: "tags", Name: "tags", IsDir: true, ReadOnly: true})
 	}
 	for i := range files {
+		s.w.noteExt(&files[i])
 		e := fileEntry(&files[i])
 		if tag != "" {
 			e.ID = "tf/" + tag + "/" + files[i].ID // a distinct directory inode per view
@@ -81,7 +86,7 @@ func (s *Store) listFiles(ctx context.Context, tag string) ([]remote.Entry, erro
 }
 
 func fileEntry(f *File) remote.Entry {
-	return remote.Entry{ID: "f/" + f.ID, Name: f.Name, IsDir: true, ModTime: newest(f), ReadOnly: true}
+	return remote.Entry{ID: "f/" + f.ID, Name: f.Name, IsDir: true, ModTime: newest(f)}
 }
 
 func newest(f *File) time.Time {
@@ -115,7 +120,7 @@ func (s *Store) listTags(ctx context.Context) ([]remote.Entry, error) {
 	sort.Strings(tags)
 	out := make([]remote.Entry, 0, len(tags))
 	for _, t := range tags {
-		out = append(out, remote.Entry{ID: "tag/" + t, Name: t, IsDir: true, ReadOnly: true})
+		out = append(out, remote.Entry{ID: "tag/" + t, Name: t, IsDir: true})
 	}
 	return out, nil
 }
@@ -129,6 +134,7 @@ func (s *Store) listVersions(ctx context.Context, id string) ([]remote.Entry, er
 	if err != nil {
 		return nil, err
 	}
+	s.w.noteExt(f)
 	ext := f.ext()
 	var out []remote.Entry
 	for i := len(f.Versions) - 1; i >= 0; i-- {
@@ -162,14 +168,17 @@ func (s *Store) listVersions(ctx context.Context, id string) ([]remote.Entry, er
 
 func versionEntry(f *File, v *FileVersion) remote.Entry {
 	return remote.Entry{
-		ID:        fmt.Sprintf("v/%s/%d", f.ID, v.Version),
-		Name:      strconv.Itoa(v.Version) + f.ext(),
-		Size:      v.File.SizeInBytes,
-		ModTime:   v.Created(),
-		Version:   "1", // a (File, version) never changes; the ID already names the version
+		ID:      fmt.Sprintf("v/%s/%d", f.ID, v.Version),
+		Name:    strconv.Itoa(v.Version) + f.ext(),
+		Size:    v.File.SizeInBytes,
+		ModTime: v.Created(),
+		// A version's content never changes, but a deleted newest version
+		// n can be followed by a new version n with other content: the
+		// creation time tells them apart.
+		Version:   v.CreatedAt + " " + v.File.MD5,
 		Immutable: true,
-		ReadOnly:  true,
-		MD5:       md5Bytes(v.File.MD5),
+		// Writable: writing over a version adds a new version (write.go).
+		MD5: md5Bytes(v.File.MD5),
 	}
 }
 

@@ -1,0 +1,221 @@
+package vrchat
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/filesmount/filesmount/remote"
+)
+
+// UploadOptions tunes uploads. Zero fields take the defaults.
+type UploadOptions struct {
+	// PartSize is the size of multipart parts (default 10 MiB, what
+	// VRChat's SDK3 used). S3 wants at least 5 MiB for all parts but the
+	// last; tests lower it together with the emulator's MinPartSize.
+	PartSize int64
+	// PollInterval is the first wait between the checks that VRChat has
+	// finished processing an upload; it doubles up to PollMaxInterval
+	// (defaults 2 s and 10 s, as VRChat's SDK).
+	PollInterval, PollMaxInterval time.Duration
+	// PollTimeout bounds that processing (default: 120 s per started
+	// 50 MiB, at most 600 s, as the SDK).
+	PollTimeout time.Duration
+}
+
+func (o UploadOptions) withDefaults() UploadOptions {
+	if o.PartSize <= 0 {
+		o.PartSize = 10 << 20
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 2 * time.Second
+	}
+	if o.PollMaxInterval <= 0 {
+		o.PollMaxInterval = 10 * time.Second
+	}
+	o.PollMaxInterval = max(o.PollMaxInterval, o.PollInterval)
+	return o
+}
+
+func (o UploadOptions) pollTimeout(size int64) time.Duration {
+	if o.PollTimeout > 0 {
+		return o.PollTimeout
+	}
+	const per = 50 << 20
+	d := time.Duration(max(1, (size+per-1)/per)) * 120 * time.Second
+	return min(d, 600*time.Second)
+}
+
+// versionUpload is one upload of src as a new version of a File.
+type versionUpload struct {
+	c       *Client
+	src     remote.Source
+	fileMD5 string     // base64
+	sig     *Signature // computed on demand from src
+	sigMD5  string     // base64, computed when first needed
+}
+
+// uploadVersion stores src as the newest version of f (the caller's fresh
+// copy) and returns the File and the version number once VRChat reports
+// the version complete. It follows the SDK (reference §4.1): a latest
+// version left over by an earlier attempt is resumed if it declares the
+// same content, deleted if it is stale (waiting for other content, or
+// errored), and accepted as the result if it already holds this content
+// (a retry after a crash or a lost answer creates no second version).
+func (c *Client) uploadVersion(ctx context.Context, f *File, src remote.Source) (*File, int, error) {
+	u := &versionUpload{c: c, src: src, sig: NewSignature(src, src.Size)}
+	sum := src.MD5
+	if len(sum) != md5.Size {
+		h := md5.New()
+		if _, err := io.Copy(h, io.NewSectionReader(src, 0, src.Size)); err != nil {
+			return nil, 0, fmt.Errorf("vrchat: upload to File %q: reading the data: %w", f.Name, err)
+		}
+		sum = h.Sum(nil)
+	}
+	u.fileMD5 = base64.StdEncoding.EncodeToString(sum)
+
+	f, n, err := u.target(ctx, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	v := &f.Versions[n]
+	if v.Status == StatusWaiting {
+		job := &partJob{f: f, n: n, kind: "file", body: src, size: src.Size, contentType: f.MimeType, md5: u.fileMD5}
+		if f, err = c.uploadPart(ctx, job); err != nil {
+			return nil, 0, err
+		}
+		sigMD5, err := u.signatureMD5()
+		if err != nil {
+			return nil, 0, err
+		}
+		job = &partJob{f: f, n: n, kind: "signature", body: u.sig, size: u.sig.Size(),
+			contentType: "application/x-rsync-signature", md5: sigMD5}
+		if f, err = c.uploadPart(ctx, job); err != nil {
+			return nil, 0, err
+		}
+	}
+	f, err = c.waitComplete(ctx, f, n, src.Size)
+	return f, n, err
+}
+
+func (u *versionUpload) signatureMD5() (string, error) {
+	if u.sigMD5 == "" {
+		sum, err := sigMD5(u.sig)
+		if err != nil {
+			return "", err
+		}
+		u.sigMD5 = base64.StdEncoding.EncodeToString(sum)
+	}
+	return u.sigMD5, nil
+}
+
+func (u *versionUpload) digests() (digests, error) {
+	s, err := u.signatureMD5()
+	return digests{FileMD5: u.fileMD5, FileSize: u.src.Size, SignatureMD5: s, SignatureSize: u.sig.Size()}, err
+}
+
+// sameFile reports whether a version declares this upload's content.
+func (u *versionUpload) sameFile(v *FileVersion) bool {
+	return v.File != nil && v.File.MD5 == u.fileMD5 && v.File.SizeInBytes == u.src.Size
+}
+
+// target returns the version to fill: a leftover of an earlier attempt at
+// the same content, or a newly declared one.
+func (u *versionUpload) target(ctx context.Context, f *File) (*File, int, error) {
+	for range 4 { // each round deletes at most one stale version
+		n := len(f.Versions) - 1
+		if n < 1 || f.Versions[n].Deleted {
+			break // nothing but version 0, or a deleted one (old representation)
+		}
+		v := &f.Versions[n]
+		same := u.sameFile(v)
+		switch {
+		case same && (v.Status == StatusComplete || v.Status == StatusQueued):
+			return f, n, nil // landed earlier (VRChat may still be processing it)
+		case same && v.Status == StatusWaiting:
+			d, err := u.digests()
+			if err != nil {
+				return nil, 0, err
+			}
+			if v.Signature != nil && v.Signature.MD5 == d.SignatureMD5 && v.Signature.SizeInBytes == d.SignatureSize {
+				return f, n, nil // resume
+			}
+		case v.Status != StatusWaiting && v.Status != StatusQueued && v.Status != StatusError:
+			return u.create(ctx, f) // a real version with other content
+		}
+		// A stale leftover: waiting or queued for other content, errored.
+		if err := u.c.deleteVersion(ctx, f, n); err != nil {
+			return nil, 0, fmt.Errorf("vrchat: upload to File %q: removing the unfinished version %d (%s) left by an earlier upload: %w", f.Name, n, v.Status, err)
+		}
+		var err error
+		if f, err = u.c.File(ctx, f.ID); err != nil {
+			return nil, 0, err
+		}
+	}
+	return u.create(ctx, f)
+}
+
+// create declares a new version. POST /file/{id} is not idempotent: if its
+// answer is lost, the File is read back and a waiting version with these
+// digests is taken as ours instead of declaring another one.
+func (u *versionUpload) create(ctx context.Context, f *File) (*File, int, error) {
+	d, err := u.digests()
+	if err != nil {
+		return nil, 0, err
+	}
+	g, err := u.c.createVersion(ctx, f, d)
+	if err != nil && unsure(err) {
+		if h, gerr := u.c.File(ctx, f.ID); gerr == nil {
+			if n := len(h.Versions) - 1; n > len(f.Versions)-1 && u.sameFile(&h.Versions[n]) {
+				return h, n, nil
+			}
+		}
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	n := len(g.Versions) - 1
+	if n < 1 || !u.sameFile(&g.Versions[n]) {
+		return nil, 0, fmt.Errorf("vrchat: upload to File %q: the new version is not listed last as declared", f.Name)
+	}
+	return g, n, nil
+}
+
+// waitComplete polls GET /file/{id} until version n is complete, with the
+// SDK's backoff. VRChat reports "queued" while it processes an upload and
+// "error" if processing failed.
+func (c *Client) waitComplete(ctx context.Context, f *File, n int, size int64) (*File, error) {
+	limit := c.upload.pollTimeout(size)
+	deadline := time.Now().Add(limit)
+	delay := c.upload.PollInterval
+	for {
+		if n >= len(f.Versions) || f.Versions[n].Deleted {
+			return nil, fmt.Errorf("vrchat: upload to File %q: version %d was deleted while VRChat processed it: %w", f.Name, n, remote.ErrConflict)
+		}
+		switch v := &f.Versions[n]; v.Status {
+		case StatusComplete:
+			if v.File == nil {
+				return nil, fmt.Errorf("vrchat: upload to File %q: version %d is complete without data", f.Name, n)
+			}
+			return f, nil
+		case StatusError:
+			return nil, fmt.Errorf("vrchat: upload to File %q: VRChat failed to process version %d (status \"error\")", f.Name, n)
+		}
+		if time.Now().Add(delay).After(deadline) {
+			return nil, fmt.Errorf("vrchat: upload to File %q: version %d still %q after %s: %w", f.Name, n, f.Versions[n].Status, limit, remote.ErrTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, c.upload.PollMaxInterval)
+		var err error
+		if f, err = c.File(ctx, f.ID); err != nil {
+			return nil, err
+		}
+	}
+}
