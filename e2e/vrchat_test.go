@@ -18,6 +18,7 @@ import (
 
 // vrchatEnv is an emulated VRChat account mounted at mnt/vrchat.
 type vrchatEnv struct {
+	m    *mounted
 	srv  *vrchattest.Server
 	user string
 	dir  string // mnt/vrchat
@@ -25,9 +26,16 @@ type vrchatEnv struct {
 }
 
 func mountVRChat(t *testing.T, seed func(srv *vrchattest.Server, user string)) *vrchatEnv {
+	return mountVRChatWith(t, vrchattest.Options{}, seed)
+}
+
+// mountVRChatWith uses small multipart parts and fast polling, so that
+// the upload protocol's paths run in seconds.
+func mountVRChatWith(t *testing.T, o vrchattest.Options, seed func(srv *vrchattest.Server, user string)) *vrchatEnv {
 	t.Helper()
 	requireFUSE(t)
-	srv, err := vrchattest.New(vrchattest.Options{DataDir: t.TempDir()})
+	o.DataDir = t.TempDir()
+	srv, err := vrchattest.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,12 +46,13 @@ func mountVRChat(t *testing.T, seed func(srv *vrchattest.Server, user string)) *
 	}
 	auth, twoFA := srv.NewSession(user)
 	client, err := vrchat.NewClient(vrchat.Config{URL: srv.URL(), UserAgent: "filesmount/test e2e@filesmount.test",
-		Cookies: vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA}})
+		Cookies: vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA},
+		Upload:  vrchat.UploadOptions{PartSize: 1 << 20, PollInterval: 20 * time.Millisecond, PollMaxInterval: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := mountStores(t, mountOptions{metadataTTL: time.Minute}, vrchat.NewStore(client))
-	return &vrchatEnv{srv: srv, user: user, dir: filepath.Join(m.mnt, "vrchat"), logs: m.logs}
+	return &vrchatEnv{srv: srv, user: user, dir: filepath.Join(m.mnt, "vrchat"), logs: m.logs, m: m}
 }
 
 func TestVRChatTreeAndVersions(t *testing.T) {

@@ -39,6 +39,11 @@ type dirNode struct {
 	newDirs map[string]*dirNode
 	// localOnly marks a directory from newDirs: it has no remote listing.
 	localOnly bool
+	// gone are names whose object was deleted through the mount, and
+	// when. A remote may list one object under two names (VRChat's
+	// latest<ext> and <n><ext>): once one is removed, removing the other
+	// succeeds instead of failing the rest of an `rm -r`.
+	gone map[string]time.Time
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -181,13 +182,43 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	e, found := d.listed(ctx, name)
 	if !found {
+		d.mu.Lock()
+		when, wasThere := d.gone[name]
+		d.mu.Unlock()
+		if wasThere && time.Since(when) < goneMemory {
+			return 0
+		}
 		return syscall.ENOENT
 	}
 	return d.removeRemote(ctx, w, name, e)
 }
 
+// goneMemory is how long a name removed through the mount is remembered.
+const goneMemory = 30 * time.Second
+
 func (d *dirNode) removeRemote(ctx context.Context, w remote.Writer, name string, e remote.Entry) syscall.Errno {
 	err := w.Remove(context.WithoutCancel(ctx), d.currentEntry(), e)
+	if err == nil {
+		now := time.Now()
+		d.mu.Lock()
+		if d.gone == nil {
+			d.gone = map[string]time.Time{}
+		}
+		d.gone[name] = now
+		if d.snap != nil {
+			for _, n := range d.snap.entries {
+				if n.entry.ID == e.ID {
+					d.gone[n.name] = now
+				}
+			}
+		}
+		for n, t := range d.gone {
+			if now.Sub(t) > goneMemory {
+				delete(d.gone, n)
+			}
+		}
+		d.mu.Unlock()
+	}
 	d.invalidate()
 	if err != nil {
 		return toErrno(d.fsys.opts.Logger, "unlink", d.childPath(name), err)

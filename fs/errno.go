@@ -38,6 +38,8 @@ func errnoFor(err error) syscall.Errno {
 		return syscall.ETIMEDOUT
 	case errors.Is(err, remote.ErrNotFound):
 		return syscall.ENOENT
+	case errors.Is(err, remote.ErrNotPermitted):
+		return syscall.EPERM
 	case errors.Is(err, remote.ErrPermission), errors.Is(err, remote.ErrAuth):
 		return syscall.EACCES
 	case errors.Is(err, remote.ErrExist):
@@ -88,6 +90,12 @@ func errnoName(e syscall.Errno) string {
 		return "ETIMEDOUT"
 	case syscall.EAGAIN:
 		return "EAGAIN"
+	case syscall.EPERM:
+		return "EPERM"
+	case syscall.ENOTEMPTY:
+		return "ENOTEMPTY"
+	case syscall.EXDEV:
+		return "EXDEV"
 	}
 	return "EIO"
 }

@@ -12,6 +12,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrPermission: the credentials are valid but the operation is not allowed.
 	ErrPermission = errors.New("permission denied")
+	// ErrNotPermitted: the remote never allows this operation on this
+	// object, whoever asks (e.g. deleting a VRChat version that is not
+	// the newest).
+	ErrNotPermitted = errors.New("operation not permitted")
 	// ErrAuth: the credentials were rejected (expired or invalid token/cookie).
 	ErrAuth = errors.New("authentication rejected")
 	// ErrExist: the target name is already taken.

@@ -254,7 +254,7 @@ func (s *Store) Remove(ctx context.Context, dir, e remote.Entry) error {
 		switch {
 		case v.Deleted:
 		case v.Readable():
-			return fmt.Errorf("vrchat: cannot remove %q from File %q (version %d of %d): %s: %w", e.Name, f.Name, n, len(f.Versions)-1, errNewestOnly, remote.ErrPermission)
+			return fmt.Errorf("vrchat: cannot remove %q from File %q (version %d of %d): %s: %w", e.Name, f.Name, n, len(f.Versions)-1, errNewestOnly, remote.ErrNotPermitted)
 		case v.Status == StatusQueued:
 			return fmt.Errorf("vrchat: cannot remove %q from File %q: VRChat is still processing the newer version %d: %w", e.Name, f.Name, i, remote.ErrNotReady)
 		default:
@@ -264,7 +264,7 @@ func (s *Store) Remove(ctx context.Context, dir, e remote.Entry) error {
 	for _, i := range append(stale, n) {
 		if err := s.c.deleteVersion(ctx, f, i); err != nil {
 			if errors.Is(err, remote.ErrConflict) { // HTTP 500 "409 Cannot delete against anything but the latest version"
-				return fmt.Errorf("vrchat: cannot remove %q from File %q: %s (%w): %w", e.Name, f.Name, errNewestOnly, err, remote.ErrPermission)
+				return fmt.Errorf("vrchat: cannot remove %q from File %q: %s (%w): %w", e.Name, f.Name, errNewestOnly, err, remote.ErrNotPermitted)
 			}
 			return err
 		}
