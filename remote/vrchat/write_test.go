@@ -446,7 +446,7 @@ func TestRemoveVersionsAndFiles(t *testing.T) {
 
 	env.srv.ResetStats()
 	err = env.store.Remove(ctx, dir, v1)
-	if !errors.Is(err, remote.ErrPermission) || !strings.Contains(err.Error(), "VRChat only deletes a File's newest version; delete versions newest first (rm -r works)") {
+	if !errors.Is(err, remote.ErrNotPermitted) || !strings.Contains(err.Error(), "VRChat only deletes a File's newest version; delete versions newest first (rm -r works)") {
 		t.Errorf("remove of a middle version: %v", err)
 	}
 	if n := env.route("DELETE /file/{id}/{v}"); n != 0 {
