@@ -137,3 +137,42 @@ func watchRSS(t *testing.T) func() int64 {
 	}()
 	return func() int64 { close(stop); <-done; return peak.Load() }
 }
+
+// TestBigUploadsStayInBudget copies a large file into each remote through
+// the mount: resident memory stays within the cache budget plus 64 MiB
+// (the staged copy is on disk, uploads stream from it), and the remote
+// then holds identical bytes.
+func TestBigUploadsStayInBudget(t *testing.T) {
+	const size = 512 << 20
+	src := filepath.Join(t.TempDir(), "big.bin")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(f, io.NewSectionReader(cbraintest.DeterministicContent(31, size), 0, size)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	cb := mountCBRAIN(t, envOptions{cacheSize: 64 << 20})
+	vr := mountVRChatWith(t, vrchattest.Options{}, nil)
+	run(t, "mkdir", filepath.Join(vr.dir, "Big upload"))
+	for _, dst := range []string{filepath.Join(cb.mnt, "cbrain", "MainStore", "big.bin"), filepath.Join(vr.dir, "Big upload", "big.bin")} {
+		base := rssBytes(t)
+		peak := watchRSS(t)
+		start := time.Now()
+		if out, err := command("cp", src, dst); err != nil {
+			t.Fatalf("cp: %v %s\n%s", err, out, vr.logs.String())
+		}
+		elapsed := time.Since(start)
+		maxRSS := peak()
+		if growth := maxRSS - base; growth > 64<<20+64<<20 {
+			t.Errorf("cp to %s: RSS grew by %d MiB; budget 64 MiB cache + 64 MiB", dst, growth>>20)
+		}
+		t.Logf("cp of %d MiB to %s: %.0f MB/s, RSS +%d MiB", size>>20, dst, size/elapsed.Seconds()/1e6, (maxRSS-base)>>20)
+	}
+	os.Stat(filepath.Join(cb.mnt, "cbrain", "MainStore", ".filesmount-refresh"))
+	run(t, "cmp", src, filepath.Join(cb.mnt, "cbrain", "MainStore", "big.bin"))
+	os.Stat(filepath.Join(vr.dir, "Big upload", ".filesmount-refresh"))
+	run(t, "cmp", src, filepath.Join(vr.dir, "Big upload", "1.bin"))
+}

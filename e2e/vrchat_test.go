@@ -35,6 +35,9 @@ func mountVRChatWith(t *testing.T, o vrchattest.Options, seed func(srv *vrchatte
 	t.Helper()
 	requireFUSE(t)
 	o.DataDir = t.TempDir()
+	if o.MinPartSize == 0 {
+		o.MinPartSize = 1 << 20 // the client below uses 1 MiB parts
+	}
 	srv, err := vrchattest.New(o)
 	if err != nil {
 		t.Fatal(err)
