@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"path"
+	"sort"
 	"strconv"
 	"sync"
 	"syscall"
@@ -224,6 +225,8 @@ func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno)
 			seen[name] = true
 		}
 	}
+	// Map order is random; concurrent readers need one order.
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	d.mu.Unlock()
 	for _, n := range l.entries {
 		if seen[n.name] {
