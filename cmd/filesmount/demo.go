@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/filesmount/filesmount/fs"
+	"github.com/filesmount/filesmount/internal/faults"
 	"github.com/filesmount/filesmount/internal/secretfile"
 	"github.com/filesmount/filesmount/remote/cbrain"
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
@@ -28,10 +29,24 @@ func runDemo(args []string) error {
 	var o options
 	f := pflag.NewFlagSet("filesmount demo", pflag.ContinueOnError)
 	o.register(f)
+	// --faults is for manual trials of the failure handling (the tests set
+	// the same rules in code). The grammar is faults.Grammar, e.g.
+	//   --faults='status=503:count=3:route=/userfiles,latency=50ms'
+	//   --faults='reset=64k:p=0.1:route=GET s3'   (VRChat downloads)
+	//   --faults='stall:count=1:route=GET /userfiles/:id/content'
+	faultSpec := f.String("faults", "", "demo only: inject faults into both emulators once mounted, e.g. "+
+		"'status=503:count=3:route=/userfiles,latency=50ms,reset=64k:p=0.1:route=s3'.\n"+faults.Grammar)
 	f.Usage = usage(f)
 	if err := f.Parse(args); err != nil {
 		return err
 	}
+	faultRules, err := faults.Parse(*faultSpec)
+	if err != nil {
+		return usageError{"--faults: " + err.Error()}
+	}
+	// One injector for both emulators, so that count= counts requests to
+	// either; seeded so that a trial can be repeated.
+	inj := faults.New(1)
 	dir := "mnt"
 	switch f.NArg() {
 	case 0:
@@ -62,7 +77,7 @@ func runDemo(args []string) error {
 		// real remote by a later mount.
 		o.cacheDir = filepath.Join(data, "cache")
 	}
-	srv, err := cbraintest.New(cbraintest.Options{DataDir: data})
+	srv, err := cbraintest.New(cbraintest.Options{DataDir: data, Faults: inj})
 	if err != nil {
 		return fmt.Errorf("starting the CBRAIN emulator: %w", err)
 	}
@@ -81,11 +96,23 @@ func runDemo(args []string) error {
 	if err := secretfile.Write(tokenFile, raw); err != nil {
 		return err
 	}
-	vr, vrURL, stopVRChat, err := startVRChatDemo(ctx, data, &o, logger)
+	vr, vrURL, stopVRChat, err := startVRChatDemo(ctx, data, inj, &o, logger)
 	if err != nil {
 		return err
 	}
 	defer stopVRChat()
+	if len(faultRules) > 0 {
+		// Added only now: the start-up checks above must succeed.
+		inj.Add(faultRules...)
+		fmt.Fprintf(os.Stderr, "filesmount demo: injecting faults into both emulators: %s\n", faults.Format(faultRules))
+		defer func() {
+			st, line := inj.Stats(), ""
+			for _, k := range faults.Kinds {
+				line += fmt.Sprintf(" %s=%d", k, st[k])
+			}
+			fmt.Fprintf(os.Stderr, "filesmount demo: faults delivered:%s\n", line)
+		}()
+	}
 	fmt.Fprintf(os.Stderr, `
 filesmount demo: emulators with sample data run at %s (CBRAIN) and %s (VRChat).
 Try, from another terminal:
@@ -107,12 +134,12 @@ Press Ctrl-C here to unmount and stop.
 
 // startVRChatDemo starts the VRChat emulator with sample data and a
 // logged-in session, as `filesmount login vrchat` would leave it.
-func startVRChatDemo(ctx context.Context, data string, o *options, logger *log.Logger) (*remoteSetup, string, func(), error) {
+func startVRChatDemo(ctx context.Context, data string, inj *faults.Injector, o *options, logger *log.Logger) (*remoteSetup, string, func(), error) {
 	dir := filepath.Join(data, "vrchat")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, "", nil, err
 	}
-	srv, err := vrchattest.New(vrchattest.Options{DataDir: dir})
+	srv, err := vrchattest.New(vrchattest.Options{DataDir: dir, Faults: inj})
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("starting the VRChat emulator: %w", err)
 	}

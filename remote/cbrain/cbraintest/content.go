@@ -6,6 +6,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/filesmount/filesmount/internal/faults"
 )
 
 // railsMime is Rails 5.0's MIME table, used by send_file to pick the
@@ -50,8 +52,12 @@ func (c *call) sendFile(ref contentRef, filename, disposition string) {
 	if c.r.Method == http.MethodHead {
 		return
 	}
+	var src io.Reader = rc
+	if c.s.corrupt.Load() {
+		src = faults.Corrupt(rc, size)
+	}
 	buf := make([]byte, 256<<10)
-	io.CopyBuffer(c.contentWriter(), rc, buf)
+	io.CopyBuffer(c.contentWriter(), src, buf)
 }
 
 // contentWriter counts body bytes into Stats.ContentBytes as they are

@@ -18,4 +18,11 @@
 // they need under the lock and stream contents without it; contents are
 // never rewritten in place (a new file is written and swapped), so a
 // reader that already opened the old file is unaffected.
+//
+// Failures: Server.Faults (or Options.Faults) injects HTTP faults (package
+// internal/faults) matched on the Stats.ByRoute keys; status faults answer
+// {"error":"..."} and are counted in Stats. Knobs: SetUploadNeverCompletes
+// (size stays null), SetQuotaExceeded, ExpireToken, SetProviderOnline,
+// SetCorruptDownloads. The knobs and the injector are read per request
+// without mu (atomics), so tests may flip them while requests run.
 package cbraintest

@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/filesmount/filesmount/internal/faults"
 )
 
 // Options configures a Server.
@@ -28,6 +31,8 @@ type Options struct {
 	Addr string
 	// Logf, if set, receives one line per request.
 	Logf func(format string, args ...any)
+	// Faults, if set, injects faults into every request (see Server.Faults).
+	Faults *faults.Injector
 }
 
 // Server is a running emulator.
@@ -46,6 +51,10 @@ type Server struct {
 
 	statsMu sync.Mutex // protects stats (kept apart so that counting never waits on mu)
 	stats   Stats
+
+	// Failure knobs read on every request without taking mu.
+	faults  atomic.Pointer[faults.Injector] // Options.Faults or Server.Faults; nil: none
+	corrupt atomic.Bool                     // SetCorruptDownloads
 }
 
 // state is the in-memory "database". Guarded by Server.mu.
@@ -105,7 +114,8 @@ func New(opts Options) (*Server, error) {
 	}
 	s.stats.ByRoute = map[string]int64{}
 	s.st.everyoneID = s.addGroupLocked("everyone", "SystemGroup", nil)
-	s.handler = http.HandlerFunc(s.serveHTTP)
+	s.faults.Store(opts.Faults)
+	s.handler = http.HandlerFunc(s.serveWithFaults)
 	s.url = "http://" + ln.Addr().String()
 	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second}
 	go s.srv.Serve(ln) //nolint:errcheck // returns ErrServerClosed on Close

@@ -34,7 +34,19 @@
 //
 // Server.mu guards the whole data model (state). Handlers copy what they
 // need under the lock and do disk and network I/O without it. Stats have
-// their own lock so that counting never waits on mu.
+// their own lock so that counting never waits on mu. The failure knobs
+// below and the fault injector are atomics, read per request without mu.
+//
+// # Failures
+//
+// Server.Faults (or Options.Faults) injects HTTP faults (package
+// internal/faults) on both listeners, matched on the Stats.ByRoute keys
+// ("route=s3" selects the object store); status faults answer in each
+// host's error shape (the API envelope, S3's XML) and are counted in
+// Stats. Knobs: SetURLTTL (expired pre-signed URLs), ExpireSessions
+// (expired cookies), SetRateLimited, SetVersionsStayQueued (uploads
+// accepted, version "queued" forever), SetWrongETag, SetCorruptDownloads,
+// Options.QueuedPolls.
 //
 // # Choices where the reference is silent ([INF]/[?])
 //

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/filesmount/filesmount/internal/faults"
 )
 
 // The object store: a minimal S3 that serves only pre-signed requests
@@ -52,15 +54,7 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 	h.Set("x-amz-request-id", fmt.Sprintf("%016X", start.UnixNano()))
 	q := r.URL.Query()
 	isPart := q.Has("partNumber") || q.Has("uploadId")
-	key := "UNKNOWN s3"
-	switch {
-	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		key = r.Method + " s3"
-	case r.Method == http.MethodPut && isPart:
-		key = "PUT s3 part"
-	case r.Method == http.MethodPut:
-		key = "PUT s3"
-	}
+	key := s3RouteKey(r)
 	s.countRoute(key)
 	if r.Header.Get("Cookie") != "" {
 		s.countCookieOnS3()
@@ -99,6 +93,20 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 		sw.count = s.countDownload
 		s.s3Get(sw, r, objKey)
 	}
+}
+
+// s3RouteKey is the Stats.ByRoute key of an object-store request.
+func s3RouteKey(r *http.Request) string {
+	q := r.URL.Query()
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return r.Method + " s3"
+	case r.Method == http.MethodPut && (q.Has("partNumber") || q.Has("uploadId")):
+		return "PUT s3 part"
+	case r.Method == http.MethodPut:
+		return "PUT s3"
+	}
+	return "UNKNOWN s3"
 }
 
 // checkPresigned verifies the query-string authentication (SigV2) against
@@ -159,6 +167,9 @@ func (s *Server) s3Get(w *statusWriter, r *http.Request, key string) {
 		return
 	}
 	defer c.Close()
+	if s.corrupt.Load() {
+		rs = faults.CorruptSeeker(rs, o.size)
+	}
 	h := w.Header()
 	h.Set("Content-Type", o.contentType)
 	h.Set("ETag", o.etag)
@@ -224,7 +235,7 @@ func (s *Server) s3PutObject(w http.ResponseWriter, r *http.Request, key string)
 	p.staged = o
 	s.mu.Unlock()
 	old.remove()
-	w.Header().Set("ETag", o.etag)
+	w.Header().Set("ETag", s.answeredETag(o))
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -266,6 +277,6 @@ func (s *Server) s3PutPart(w http.ResponseWriter, r *http.Request, key string, n
 	p.uploads[n] = o
 	s.mu.Unlock()
 	old.remove()
-	w.Header().Set("ETag", o.etag)
+	w.Header().Set("ETag", s.answeredETag(o))
 	w.WriteHeader(http.StatusOK)
 }

@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/filesmount/filesmount/internal/faults"
 )
 
 // Options configures a Server.
@@ -39,6 +42,9 @@ type Options struct {
 	URLTTL time.Duration
 	// Logf, if set, receives one line per request.
 	Logf func(format string, args ...any)
+	// Faults, if set, injects faults into every request on both listeners
+	// (see Server.Faults).
+	Faults *faults.Injector
 }
 
 // Server is a running emulator: the API on one listener, the object store
@@ -57,6 +63,12 @@ type Server struct {
 
 	statsMu sync.Mutex // guards stats (apart from mu so that counting never waits)
 	stats   Stats
+
+	// Failure knobs read without taking mu (see faults.go).
+	faults     atomic.Pointer[faults.Injector] // nil: no injected faults
+	corrupt    atomic.Bool                     // SetCorruptDownloads
+	wrongETag  atomic.Bool                     // SetWrongETag
+	stayQueued atomic.Bool                     // SetVersionsStayQueued
 }
 
 // state is the in-memory database. Guarded by Server.mu.
@@ -124,8 +136,9 @@ func New(opts Options) (*Server, error) {
 	// "localhost", not 127.0.0.1: another host name, so that host-scoped
 	// cookies (which ignore ports) are not due there.
 	s.s3URL = "http://localhost:" + portOf(s3Ln.Addr())
-	s.apiSrv = &http.Server{Handler: http.HandlerFunc(s.serveAPI), ReadHeaderTimeout: 30 * time.Second}
-	s.s3Srv = &http.Server{Handler: http.HandlerFunc(s.serveS3), ReadHeaderTimeout: 30 * time.Second}
+	s.faults.Store(opts.Faults)
+	s.apiSrv = &http.Server{Handler: s.withFaults(s.apiRouteKey, s.apiFaultAnswer, s.serveAPI), ReadHeaderTimeout: 30 * time.Second}
+	s.s3Srv = &http.Server{Handler: s.withFaults(s3RouteKey, s.s3FaultAnswer, s.serveS3), ReadHeaderTimeout: 30 * time.Second}
 	go s.apiSrv.Serve(apiLn) //nolint:errcheck // ErrServerClosed on Close
 	go s.s3Srv.Serve(s3Ln)   //nolint:errcheck
 	return s, nil

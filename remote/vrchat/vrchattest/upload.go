@@ -242,7 +242,9 @@ func (s *Server) completePartLocked(p *part, o *object) {
 			return
 		}
 	}
-	if s.opts.QueuedPolls > 0 {
+	if s.stayQueued.Load() {
+		v.status, v.queuedLeft = "queued", -1 // forever, like a fixture's "queued"
+	} else if s.opts.QueuedPolls > 0 {
 		v.status, v.queuedLeft = "queued", s.opts.QueuedPolls
 	} else {
 		v.status = "complete"
