@@ -117,6 +117,7 @@ type mountOptions struct {
 	metadataTTL time.Duration
 	readOnly    bool
 	cacheDir    string // default a temporary directory
+	spoolSize   int64  // disk budget of the spool (default the cache's)
 }
 
 // mountStores mounts stores in a temporary directory, through a cache,
@@ -133,7 +134,7 @@ func mountStores(t *testing.T, mo mountOptions, stores ...remote.Store) *mounted
 	if mo.cacheDir == "" {
 		mo.cacheDir = t.TempDir()
 	}
-	opts := cache.Options{BlockSize: 1 << 20, MaxBytes: mo.cacheSize, Dir: filepath.Join(mo.cacheDir, "spool"), Logger: logger}
+	opts := cache.Options{BlockSize: 1 << 20, MaxBytes: mo.cacheSize, Dir: filepath.Join(mo.cacheDir, "spool"), Logger: logger, MaxSpoolBytes: mo.spoolSize}
 	// As the daemon does (cmd/filesmount): keep the heap near the budget.
 	old := debug.SetMemoryLimit(opts.MemoryLimit())
 	t.Cleanup(func() { debug.SetMemoryLimit(old) })

@@ -90,12 +90,20 @@ func uniqueNames(entries []remote.Entry) []namedEntry {
 	var losers []int
 	for name, group := range groups {
 		sort.Slice(group, func(a, b int) bool {
-			ea, eb := entries[group[a]], entries[group[b]]
+			ia, ib := group[a], group[b]
+			ea, eb := entries[ia], entries[ib]
 			// A name that is the remote's own beats an escaped one.
 			if na, nb := needsEscape(ea.Name), needsEscape(eb.Name); na != nb {
 				return nb
 			}
-			return idLess(ea.ID, eb.ID)
+			if ea.ID != eb.ID {
+				return idLess(ea.ID, eb.ID)
+			}
+			// Equal IDs (a broken remote): keep the result deterministic.
+			if ea.Name != eb.Name {
+				return ea.Name < eb.Name
+			}
+			return ia < ib
 		})
 		winner[group[0]] = true
 		taken[name] = true
@@ -107,12 +115,28 @@ func uniqueNames(entries []remote.Entry) []namedEntry {
 			names[i] = escaped[i]
 		}
 	}
-	sort.Slice(losers, func(a, b int) bool { return idLess(entries[losers[a]].ID, entries[losers[b]].ID) })
+	// losers was filled in map order: sort it on everything that tells
+	// entries apart, so that the names do not depend on that order.
+	sort.Slice(losers, func(a, b int) bool {
+		ia, ib := losers[a], losers[b]
+		ea, eb := entries[ia], entries[ib]
+		switch {
+		case ea.ID != eb.ID:
+			return idLess(ea.ID, eb.ID)
+		case escaped[ia] != escaped[ib]:
+			return escaped[ia] < escaped[ib]
+		case ea.Name != eb.Name:
+			return ea.Name < eb.Name
+		}
+		return ia < ib
+	})
 	for _, i := range losers {
 		tag := escapeName(idTag(entries[i].ID))
-		candidate := withSuffix(escaped[i], "~"+tag)
+		// escapeName shortens a candidate that the suffix made longer
+		// than a path component may be (it is valid otherwise).
+		candidate := escapeName(withSuffix(escaped[i], "~"+tag))
 		for n := 2; taken[candidate]; n++ {
-			candidate = withSuffix(escaped[i], "~"+tag+"~"+strconv.Itoa(n))
+			candidate = escapeName(withSuffix(escaped[i], "~"+tag+"~"+strconv.Itoa(n)))
 		}
 		taken[candidate] = true
 		names[i] = candidate

@@ -2,7 +2,10 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // ResumeUploads handles what the journal says a previous daemon left
@@ -22,6 +25,12 @@ func (r *Root) ResumeUploads(ctx context.Context) int {
 	}
 	log := r.fsys.opts.Logger
 	for _, rec := range recs {
+		data, err := r.fsys.dirs.recordData(rec)
+		if err != nil {
+			log.Printf("journal: ignoring a damaged record: %v", err)
+			continue
+		}
+		rec.Data = data
 		if _, err := os.Stat(rec.Data); err != nil {
 			log.Printf("journal: %s: its staged data is gone (%v); dropping the record", rec.Path, err)
 			r.fsys.dirs.removeRecord(rec.ID)
@@ -77,6 +86,12 @@ func (r *Root) HandBackLocal() {
 		if rec.State != stateWriting {
 			continue
 		}
+		data, err := r.fsys.dirs.recordData(rec)
+		if err != nil {
+			r.fsys.opts.Logger.Printf("journal: ignoring a damaged record: %v", err)
+			continue
+		}
+		rec.Data = data
 		if _, err := os.Stat(rec.Data); err != nil {
 			r.fsys.dirs.removeRecord(rec.ID)
 			continue
@@ -90,4 +105,17 @@ func (r *Root) HandBackLocal() {
 		os.Remove(rec.Data)
 		r.fsys.dirs.removeRecord(rec.ID)
 	}
+}
+
+// recordData returns where the staged data of a journal record is: the
+// file its id names in the staging folder (see newStaged). The record's
+// own data path is not trusted, so that a damaged or planted record can
+// make the daemon read, hand back or delete nothing outside that folder;
+// nor is an id that is not a plain file name (removeRecord joins it with
+// the journal folder).
+func (d stagingDirs) recordData(rec journalRecord) (string, error) {
+	if rec.ID == "" || rec.ID == "." || rec.ID == ".." || strings.ContainsAny(rec.ID, "/\\\x00") || len(rec.ID) > 200 {
+		return "", fmt.Errorf("record id %q is not a staged file's name", rec.ID)
+	}
+	return filepath.Join(d.staging, rec.ID+".data"), nil
 }

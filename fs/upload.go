@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,7 +108,7 @@ func (f *filesys) upload(ctx context.Context, b Backend, dir remote.Entry, path,
 // handBack copies staged data into the recovery folder under the file's
 // mount path (never overwriting an earlier copy) and returns where.
 func (f *filesys) handBack(data, path string) (string, error) {
-	dst := filepath.Join(f.dirs.recovery, filepath.FromSlash(path))
+	dst := recoveryPath(f.dirs.recovery, path)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return "", err
 	}
@@ -122,6 +123,26 @@ func (f *filesys) handBack(data, path string) (string, error) {
 		return candidate, nil
 	}
 	return candidate, copyFile(data, candidate)
+}
+
+// recoveryPath is where handBack keeps the data of the file at mount path
+// path: always strictly inside the recovery folder, whatever path holds
+// (it may come from a journal record on disk). Mount paths are made of
+// valid names and are kept as they are; empty and "." components are
+// dropped, and any other invalid one ("..", NUL, too long) is escaped as
+// remote names are.
+func recoveryPath(recovery, path string) string {
+	parts := []string{recovery}
+	for _, c := range strings.Split(filepath.ToSlash(path), "/") {
+		if c == "" || c == "." {
+			continue
+		}
+		parts = append(parts, escapeName(c))
+	}
+	if len(parts) == 1 {
+		parts = append(parts, "unnamed")
+	}
+	return filepath.Join(parts...)
 }
 
 func copyFile(src, dst string) error {

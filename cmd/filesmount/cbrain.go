@@ -37,6 +37,8 @@ func cbrainTokenPath(flag string) (string, error) {
 // nil when CBRAIN is not configured at all.
 func cbrainFromFlags(ctx context.Context, o *options, logger *log.Logger) (*remoteSetup, error) {
 	url, token := o.cbrainURL, os.Getenv("CBRAIN_API_TOKEN")
+	// Read once: no helper this process starts (fusermount3) inherits it.
+	os.Unsetenv("CBRAIN_API_TOKEN")
 	if token == "" {
 		path, err := cbrainTokenPath(o.cbrainTokenFile)
 		if err != nil {
@@ -69,6 +71,9 @@ func cbrainFromFlags(ctx context.Context, o *options, logger *log.Logger) (*remo
 }
 
 func connectCBRAIN(ctx context.Context, url, token string, o *options, logger *log.Logger) (*remoteSetup, error) {
+	if err := checkRemoteURL("cbrain", url, o.allowInsecureHTTP); err != nil {
+		return nil, err
+	}
 	client, err := cbrain.NewClient(cbrain.Config{URL: url, Token: token})
 	if err != nil {
 		return nil, err

@@ -31,11 +31,15 @@ func loginCBRAIN(args []string) error {
 	url := f.String("url", "", "CBRAIN portal URL")
 	user := f.String("user", "", "login name (asked if not given)")
 	tokenFile := f.String("token-file", "", "where to save the token (default: <config dir>/filesmount/cbrain-token.json)")
+	insecure := f.Bool("allow-insecure-http", false, "accept a plain http:// URL that is not a loopback address (the password travels unencrypted)")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
 	if *url == "" {
 		return usageError{"login cbrain: --url is required"}
+	}
+	if err := checkRemoteURL("login cbrain", *url, *insecure); err != nil {
+		return err
 	}
 	path, err := cbrainTokenPath(*tokenFile)
 	if err != nil {

@@ -26,7 +26,11 @@ func loginVRChat(args []string) error {
 	user := f.String("user", "", "username or e-mail (asked if not given)")
 	contact := f.String("vrchat-contact", "", "contact sent in the User-Agent (default "+defaultContact+")")
 	sessionFile := f.String("session-file", "", "where to save the session (default: <config dir>/filesmount/vrchat-session.json)")
+	insecure := f.Bool("allow-insecure-http", false, "accept a plain http:// URL that is not a loopback address (the password travels unencrypted)")
 	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if err := checkRemoteURL("login vrchat", *url, *insecure); err != nil {
 		return err
 	}
 	path, err := vrchatSessionPath(*sessionFile)

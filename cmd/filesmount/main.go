@@ -24,6 +24,7 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func main() {
+	defer exitOnPanic()
 	err := run(os.Args[1:])
 	if err == nil || errors.Is(err, pflag.ErrHelp) {
 		return

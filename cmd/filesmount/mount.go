@@ -33,6 +33,7 @@ type options struct {
 	cacheDir          string
 	readOnly          bool
 	allowOther        bool
+	allowInsecureHTTP bool
 	debug             bool
 	mountOpts         []string
 	metadataTTL       time.Duration
@@ -55,7 +56,8 @@ func (o *options) register(f *pflag.FlagSet) {
 	f.Var(&o.blockSize, "block-size", "size of cached blocks")
 	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for spooled downloads (created 0700)")
 	f.BoolVar(&o.readOnly, "read-only", false, "refuse all changes (EROFS)")
-	f.BoolVar(&o.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
+	f.BoolVar(&o.allowOther, "allow-other", false, "let other users access the mount, with the kernel's permission checks (needs user_allow_other in /etc/fuse.conf unless root)")
+	f.BoolVar(&o.allowInsecureHTTP, "allow-insecure-http", false, "accept plain http:// remote URLs that are not loopback addresses (credentials travel unencrypted)")
 	f.BoolVar(&o.debug, "debug", false, "log every FUSE request")
 	f.StringSliceVarP(&o.mountOpts, "options", "o", nil, "extra mount options, comma-separated (e.g. -o ro)")
 	f.DurationVar(&o.metadataTTL, "metadata-ttl", 60*time.Second, "how long a directory listing is reused before asking the remote again")
@@ -124,8 +126,8 @@ func runMount(args []string) error {
 // serve mounts the backends at dir and blocks until ctx is cancelled (a
 // signal), then unmounts.
 func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setups []remoteSetup) error {
-	if err := os.MkdirAll(o.cacheDir, 0o700); err != nil {
-		return fmt.Errorf("cache dir: %w", err)
+	if err := prepareCacheDir(o.cacheDir, logger); err != nil {
+		return err
 	}
 	// The daemon context outlives every FUSE request: shared fetches run on it.
 	daemonCtx, cancelDaemon := context.WithCancel(context.Background())
@@ -158,13 +160,13 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 	if err != nil {
 		return err
 	}
-	mountOpts := o.mountOpts
+	mountOpts, allowOther := privateMountOptions(o.mountOpts, o.allowOther)
 	if o.readOnly {
 		mountOpts = append([]string{"ro"}, mountOpts...)
 	}
 	server, err := fs.Mount(dir, root, fs.MountConfig{
 		AttrTimeout: o.attrTimeout, EntryTimeout: o.attrTimeout,
-		AllowOther: o.allowOther, Debug: o.debug, Options: mountOpts,
+		AllowOther: allowOther, Debug: o.debug, Options: mountOpts,
 		FsName: "filesmount:" + strings.Join(names, "+"), Logger: logger,
 	})
 	if err != nil {

@@ -61,11 +61,20 @@ func vrchatFromFlags(ctx context.Context, o *options, logger *log.Logger) (*remo
 	url := o.vrchatURL
 	if url == "" {
 		url = sf.URL
+	} else if sf.URL != "" && !sameOrigin(url, sf.URL) {
+		// The cookies belong to the host they were issued by.
+		return nil, fmt.Errorf("vrchat: the session in %s is for %s, not %s; run: filesmount login vrchat --url %s", path, sf.URL, url, url)
 	}
 	return connectVRChat(ctx, url, sf.Cookies, o, logger)
 }
 
 func connectVRChat(ctx context.Context, url string, cookies vrchat.Cookies, o *options, logger *log.Logger) (*remoteSetup, error) {
+	if url == "" {
+		url = vrchat.DefaultURL
+	}
+	if err := checkRemoteURL("vrchat", url, o.allowInsecureHTTP); err != nil {
+		return nil, err
+	}
 	client, err := vrchat.NewClient(vrchat.Config{URL: url, UserAgent: userAgent(o.vrchatContact), Cookies: cookies})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ package secretfile
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,17 +47,59 @@ func Write(path string, data []byte) error {
 
 // Read returns the contents of path. It refuses a file that group or others
 // may read or write, because a leaked credential gives access to the
-// user's remote account.
+// user's remote account; a symbolic link, which whoever controls its
+// target could point elsewhere; and a file that belongs to another user,
+// who could read or replace it. Each refusal says what to do.
 func Read(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	if err != nil {
 		return nil, err
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("refusing to use %s: it is accessible by other users (mode %04o); run: chmod 600 %s",
+	if fi.Mode()&os.ModeSymlink != 0 {
+		target, _ := os.Readlink(path)
+		return nil, fmt.Errorf("refusing to use %s: it is a symbolic link (to %s); a credential file must be a regular "+
+			"file of your own: pass the real path, or replace the link with the file", path, target)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("refusing to use %s: it is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	f, err := openNoFollow(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// Check the file actually opened, not the name: it may have been
+	// replaced since the Lstat.
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := checkPrivate(path, fi); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(f, maxSize))
+}
+
+// maxSize bounds what Read returns: credential files are tiny.
+const maxSize = 1 << 20
+
+// checkPrivate refuses a file that others may access or that is not the
+// current user's.
+func checkPrivate(path string, fi os.FileInfo) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("refusing to use %s: it is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if uid, ok := ownerOf(fi); ok && uid != os.Geteuid() {
+		return fmt.Errorf("refusing to use %s: it belongs to user id %d, not to you (user id %d); "+
+			"log in again to create your own, or pass a file of your own", path, uid, os.Geteuid())
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("refusing to use %s: it is accessible by other users (mode %04o); run: chmod 600 %s",
 			path, fi.Mode().Perm(), path)
 	}
-	return os.ReadFile(path)
+	return nil
 }
 
 // ConfigDir is the directory filesmount keeps credentials in:

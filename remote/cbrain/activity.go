@@ -66,7 +66,7 @@ func (c *Client) runOp(ctx context.Context, op, method, path string, body map[st
 		return nil, nil // an empty file_ids is answered with a redirect
 	}
 	var ans multiOpAnswer
-	if err := c.sendJSON(ctx, op, method, path, body, &ans); err != nil {
+	if err := c.sendJSON(ctx, op, method, path, false, body, &ans); err != nil {
 		var se *remote.StatusError
 		if errors.As(err, &se) && strings.Contains(se.Msg, "No appropriate files") {
 			se.Kind = remote.ErrPermission // none of the files may be changed by this user

@@ -25,7 +25,7 @@ func Login(ctx context.Context, portalURL, login, password string, hc *http.Clie
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.do("log in", req)
+	resp, err := c.doOnce("log in", req)
 	if err != nil {
 		if se, ok := err.(*remote.StatusError); ok && se.Code == http.StatusUnauthorized {
 			se.Msg = "login refused (wrong login or password, locked account, or address not allowed)"

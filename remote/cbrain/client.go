@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/filesmount/filesmount/internal/retry"
 	"github.com/filesmount/filesmount/remote"
 )
 
@@ -32,6 +33,11 @@ type Client struct {
 	// OpTimeout bounds how long a delete, move, compress or sync waits
 	// for its background activity.
 	OpTimeout time.Duration
+	// Retry is the policy for idempotent requests (see do).
+	Retry retry.Policy
+	// IdleTimeout aborts a response body that delivers no byte for this
+	// long (a stalled server); the read fails with remote.ErrTimeout.
+	IdleTimeout time.Duration
 
 	syncs syncGroup     // one portal sync per userfile at a time
 	me    identityCache // who the token belongs to (for uploads)
@@ -71,8 +77,15 @@ func NewClient(cfg Config) (*Client, error) {
 		PollInterval:  250 * time.Millisecond,
 		UploadTimeout: 10 * time.Minute,
 		OpTimeout:     10 * time.Minute,
+		Retry:         retry.Default(),
+		IdleTimeout:   DefaultIdleTimeout,
 	}, nil
 }
+
+// DefaultIdleTimeout is Client.IdleTimeout's default: long enough for a
+// portal busy with other requests, short enough that a dead connection
+// does not hold a read for the kernel's TCP timeout (minutes to hours).
+const DefaultIdleTimeout = 60 * time.Second
 
 func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
@@ -106,47 +119,109 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 	return req, nil
 }
 
-// do sends req and returns the response if its status is 2xx. Otherwise it
-// consumes the body and returns a *remote.StatusError. GET requests are
-// retried on network errors and 5xx/429 with backoff; other methods are
-// never retried here because they are not idempotent.
+// do sends an idempotent request: it is retried under c.Retry on network
+// errors, 429 and 500/502/503/504, honouring Retry-After. It returns the
+// response if its status is 2xx, with its body guarded against stalls
+// (c.IdleTimeout) and truncation (Content-Length). Otherwise the error is a
+// *remote.StatusError or a network error wrapping remote.ErrUnavailable
+// (remote.ErrTimeout for timeouts), inside a *retry.Error that counts the
+// attempts if it was retried.
+//
+// Which calls are idempotent, and so use do rather than doOnce: every GET,
+// and PUT /userfiles/:id (a rename sets the name and tags to given values;
+// the caller confirms it with a GET). Not: POST /session (each creates a
+// token), POST /userfiles (uploadOnce looks for the record instead),
+// POST sync_multiple/compress/uncompress/change_provider (a repeat after a
+// lost answer reports "nothing to do" instead of the real outcome), and
+// DELETE /userfiles/delete_files (a repeat after a landed first attempt
+// answers "No appropriate files", which would read as EACCES; the caller
+// confirms the deletion with a GET instead).
 func (c *Client) do(op string, req *http.Request) (*http.Response, error) {
-	attempts := 1
-	if req.Method == http.MethodGet {
-		attempts = 4
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return c.doOnce(op, req) // the body cannot be sent twice
 	}
-	delay := 200 * time.Millisecond
-	for i := 1; ; i++ {
-		resp, err := c.http.Do(req)
-		if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			return resp, nil
-		}
-		if err != nil {
-			if ctxErr := req.Context().Err(); ctxErr != nil {
-				return nil, ctxErr
-			}
-			err = fmt.Errorf("%s: cannot reach %s: %w: %w", op, c.base.Host, unwrapURLError(err), remote.ErrUnavailable)
-		} else {
-			err = c.checkResponse(op, resp)
-		}
-		if i >= attempts || !retryable(err) {
-			return nil, err
-		}
-		select {
-		case <-req.Context().Done():
-			return nil, req.Context().Err()
-		case <-time.After(delay):
-		}
-		delay *= 3
+	var resp *http.Response
+	err := c.Retry.Do(req.Context(), func(attempt int) (time.Duration, bool, error) {
+		var err error
+		resp, err = c.attempt(op, req, attempt)
+		return classify(resp, err)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return resp, nil
 }
 
+// doOnce sends a request that must not be repeated blindly.
+func (c *Client) doOnce(op string, req *http.Request) (*http.Response, error) {
+	return c.attempt(op, req, 1)
+}
+
+// attempt sends req once, on its own context so that a stalled body can be
+// aborted, with a fresh body from GetBody for attempts after the first.
+func (c *Client) attempt(op string, req *http.Request, attempt int) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	r := req.WithContext(ctx)
+	if attempt > 1 && req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		r.Body = body
+	}
+	resp, err := c.http.Do(r)
+	if err != nil {
+		cancel()
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		kind := remote.ErrUnavailable
+		if retry.IsTimeout(err) {
+			kind = remote.ErrTimeout
+		}
+		return nil, &netError{fmt.Errorf("cbrain: %s: cannot reach %s: %w: %w", op, c.base.Host, unwrapURLError(err), kind), err}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		defer cancel()
+		return resp, c.checkResponse(op, resp)
+	}
+	what := fmt.Sprintf("cbrain: %s: %s %s", op, req.Method, redactURL(req.URL))
+	resp.Body = retry.WatchBody(resp.Body, what, resp.ContentLength, c.IdleTimeout, cancel)
+	return resp, nil
+}
+
+// netError is a transport failure; cause is what http.Client.Do said.
+type netError struct {
+	error
+	cause error
+}
+
+func (e *netError) Unwrap() error { return e.error }
+
+// classify tells the retry policy whether an attempt's failure is
+// transient, and how long the server asked to wait.
+func classify(resp *http.Response, err error) (time.Duration, bool, error) {
+	var ne *netError
+	var se *remote.StatusError
+	switch {
+	case err == nil:
+		return 0, false, nil
+	case errors.As(err, &ne):
+		return 0, retry.TransientNetError(ne.cause), err
+	case errors.As(err, &se) && resp != nil:
+		return retry.RetryAfter(resp), retry.TransientStatus(se.Code), err
+	}
+	return 0, false, err
+}
+
+// retryable reports a failure that a later poll may not see again.
 func retryable(err error) bool {
 	var se *remote.StatusError
 	if errors.As(err, &se) {
-		return se.Code == 429 || se.Code >= 500
+		return retry.TransientStatus(se.Code)
 	}
-	return errors.Is(err, remote.ErrUnavailable)
+	return errors.Is(err, remote.ErrUnavailable) || errors.Is(err, remote.ErrTimeout)
 }
 
 // unwrapURLError strips net/url's "Get \"https://...\": " prefix, which
@@ -240,22 +315,38 @@ func redactURL(u *url.URL) string {
 	return c.String()
 }
 
-// getJSON GETs path and decodes the JSON answer into out.
+// getJSON GETs path and decodes the JSON answer into out. An answer whose
+// body breaks is retried like a failed request (see do).
 func (c *Client) getJSON(ctx context.Context, op, path string, query url.Values, out any) error {
 	req, err := c.newRequest(ctx, http.MethodGet, path, query, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := c.do(op, req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return decodeJSON(op, resp, out)
+	return c.Retry.Do(ctx, func(attempt int) (time.Duration, bool, error) {
+		resp, err := c.attempt(op, req, attempt)
+		if err != nil {
+			return classify(resp, err)
+		}
+		defer resp.Body.Close()
+		err = decodeJSON(op, resp, out)
+		return 0, brokenBody(err), err
+	})
 }
 
-// sendJSON sends a JSON body and decodes the JSON answer into out (if not nil).
-func (c *Client) sendJSON(ctx context.Context, op, method, path string, in, out any) error {
+// brokenBody reports a body that failed in transit (reset, stalled,
+// short), which another request may get whole. A 200 {"error": ...} is
+// an answer, not a fault.
+func brokenBody(err error) bool {
+	var se *remote.StatusError
+	if err == nil || errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	return errors.Is(err, remote.ErrUnavailable) || errors.Is(err, remote.ErrTimeout) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// sendJSON sends a JSON body and decodes the JSON answer into out (if not
+// nil). idempotent says whether the request may be retried (see do).
+func (c *Client) sendJSON(ctx context.Context, op, method, path string, idempotent bool, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -265,7 +356,11 @@ func (c *Client) sendJSON(ctx context.Context, op, method, path string, in, out 
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.do(op, req)
+	send := c.doOnce
+	if idempotent {
+		send = c.do
+	}
+	resp, err := send(op, req)
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,7 @@ func TestLoginAndSession(t *testing.T) {
 
 func TestUnreachablePortal(t *testing.T) {
 	c, _ := cbrain.NewClient(cbrain.Config{URL: "http://127.0.0.1:1", Token: "x"})
+	c.Retry = fastRetry
 	_, err := c.CheckSession(context.Background())
 	if !errors.Is(err, remote.ErrUnavailable) || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("err = %v", err)

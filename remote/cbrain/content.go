@@ -7,12 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/filesmount/filesmount/internal/httprange"
+	"github.com/filesmount/filesmount/internal/retry"
 	"github.com/filesmount/filesmount/remote"
 )
 
@@ -67,15 +68,21 @@ func (c *Client) getContent(ctx context.Context, cr contentRequest, off, length 
 	if err != nil {
 		return nil, err
 	}
+	// do already guards the body against stalls and against ending before
+	// its Content-Length. CBRAIN has no Range, so a broken body is an error
+	// and the cache fetches the whole object again on the next read.
 	b := &remote.Body{ReadCloser: resp.Body, Size: remote.SizeUnknown}
 	if resp.StatusCode == http.StatusPartialContent {
-		start, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
-		if !ok || start != off {
+		rng, err := httprange.ParseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil || rng.Start != off {
 			resp.Body.Close()
 			return nil, fmt.Errorf("cbrain: read %s: bad Content-Range %q for offset %d: %w",
 				cr.what, resp.Header.Get("Content-Range"), off, remote.ErrCorrupt)
 		}
-		b.Offset, b.Ranged, b.Size = start, true, total
+		if resp.ContentLength < 0 {
+			b.ReadCloser = retry.ExactLengthReader(resp.Body, rng.Len())
+		}
+		b.Offset, b.Ranged, b.Size = rng.Start, true, rng.Total
 		return b, nil
 	}
 	if resp.ContentLength >= 0 {
@@ -86,29 +93,8 @@ func (c *Client) getContent(ctx context.Context, cr contentRequest, off, length 
 
 // parseContentRange parses "bytes START-END/TOTAL" (TOTAL may be "*").
 func parseContentRange(h string) (start, total int64, ok bool) {
-	rest, found := strings.CutPrefix(h, "bytes ")
-	if !found {
-		return 0, 0, false
-	}
-	span, tot, found := strings.Cut(rest, "/")
-	if !found {
-		return 0, 0, false
-	}
-	s, _, found := strings.Cut(span, "-")
-	if !found {
-		return 0, 0, false
-	}
-	start, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, 0, false
-	}
-	total = remote.SizeUnknown
-	if tot != "*" {
-		if total, err = strconv.ParseInt(tot, 10, 64); err != nil {
-			return 0, 0, false
-		}
-	}
-	return start, total, true
+	r, err := httprange.ParseContentRange(h)
+	return r.Start, r.Total, err == nil
 }
 
 // waitSynced handles a 404 from /content: it checks that the userfile

@@ -269,7 +269,7 @@ func (c *Client) post(ctx context.Context, dpID int64, name string, src remote.S
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 
 	op := fmt.Sprintf("upload %q", name)
-	resp, err := c.do(op, req)
+	resp, err := c.doOnce(op, req) // never twice: uploadOnce looks for the record first
 	if err != nil {
 		var se *remote.StatusError
 		if errors.As(err, &se) {

@@ -110,7 +110,7 @@ func (a *multiOpAnswer) activityID() (int64, bool) {
 // activity id, if the portal created one.
 func (c *Client) SyncToCache(ctx context.Context, ids ...int64) (int64, bool, error) {
 	var ans multiOpAnswer
-	err := c.sendJSON(ctx, "sync to portal cache", "POST", "/userfiles/sync_multiple", map[string]any{"file_ids": ids}, &ans)
+	err := c.sendJSON(ctx, "sync to portal cache", "POST", "/userfiles/sync_multiple", false, map[string]any{"file_ids": ids}, &ans)
 	if err != nil {
 		return 0, false, err
 	}

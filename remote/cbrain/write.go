@@ -239,7 +239,7 @@ func (c *Client) rename(ctx context.Context, me Identity, uf *Userfile, newName 
 	}
 	body := map[string]any{"userfile": map[string]any{"name": newName}, "tag_ids": tags}
 	op := fmt.Sprintf("rename %q (userfile %d) to %q", uf.Name, uf.ID, newName)
-	if err := c.sendJSON(ctx, op, http.MethodPut, fmt.Sprintf("/userfiles/%d", uf.ID), body, nil); err != nil {
+	if err := c.sendJSON(ctx, op, http.MethodPut, fmt.Sprintf("/userfiles/%d", uf.ID), true, body, nil); err != nil {
 		var se *remote.StatusError
 		if errors.As(err, &se) {
 			refineRenameError(se)

@@ -38,7 +38,7 @@ func (c *Client) Login(ctx context.Context, username, password string) (twoFacto
 	}
 	creds := encodeURIComponent(username) + ":" + encodeURIComponent(password)
 	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(creds)))
-	resp, err := c.do("log in", c.api, req)
+	resp, err := c.doOnce("log in", c.api, req)
 	if err != nil {
 		var se *remote.StatusError
 		if asStatus(err, &se) && se.Code == http.StatusUnauthorized {
@@ -66,7 +66,7 @@ func (c *Client) Verify2FA(ctx context.Context, method, code string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.do("verify code", c.api, req)
+	resp, err := c.doOnce("verify code", c.api, req)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/filesmount/filesmount/internal/retry"
 	"github.com/filesmount/filesmount/remote"
 )
 
@@ -45,7 +46,17 @@ type Client struct {
 	storage *http.Client
 	jar     *cookiejar.Jar
 	upload  UploadOptions // with defaults applied
+
+	// Retry is the policy for idempotent requests (see do).
+	Retry retry.Policy
+	// IdleTimeout aborts a response body that delivers no byte for this
+	// long (a stalled server); the read fails with remote.ErrTimeout, or
+	// a download resumes (see resume.go).
+	IdleTimeout time.Duration
 }
+
+// DefaultIdleTimeout is Client.IdleTimeout's default.
+const DefaultIdleTimeout = 60 * time.Second
 
 // NewClient validates cfg. It makes no request.
 func NewClient(cfg Config) (*Client, error) {
@@ -60,7 +71,8 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("vrchat: User-Agent %q must look like \"Name/Version contact\" (VRChat's firewall refuses others)", cfg.UserAgent)
 	}
 	jar, _ := cookiejar.New(nil)
-	c := &Client{base: u, ua: cfg.UserAgent, jar: jar, upload: cfg.Upload.withDefaults()}
+	c := &Client{base: u, ua: cfg.UserAgent, jar: jar, upload: cfg.Upload.withDefaults(),
+		Retry: retry.Default(), IdleTimeout: DefaultIdleTimeout}
 	c.SetCookies(cfg.Cookies)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
@@ -133,50 +145,116 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 	return req, nil
 }
 
-// do sends req and returns a 2xx or 3xx response; other statuses become a
-// *remote.StatusError. GETs are retried with backoff on network errors,
-// 429 and 5xx; other methods are never retried here.
+// do sends an idempotent request: it is retried under c.Retry on network
+// errors, 429 and 500/502/503/504 (not VRChat's "500 with a 409 message",
+// a refusal), honouring Retry-After. It returns a 2xx or 3xx response with
+// its body guarded against stalls (c.IdleTimeout) and truncation
+// (Content-Length); other statuses become a *remote.StatusError. After
+// retries the error is a *retry.Error saying how many attempts were made.
+//
+// Idempotent, so sent with do: every GET but the login; PUT .../start
+// (only hands out a pre-signed URL); storage PUTs (the same bytes to the
+// same key); DELETE /file/{id} (a repeat answers 404, which Rmdir takes as
+// done). Sent once with doOnce: the login GET (each creates a session, and
+// VRChat rate-limits them), 2FA verification (codes are single-use),
+// POST /file, POST /file/{id} and POST /file/image (callers read the File
+// back instead), PUT .../finish (finishUpload reads the File back), and
+// DELETE /file/{id}/{n} (a repeat would delete the next version or be
+// refused as "not the latest").
 func (c *Client) do(op string, hc *http.Client, req *http.Request) (*http.Response, error) {
-	attempts := 1
-	if req.Method == http.MethodGet {
-		attempts = 4
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return c.doOnce(op, hc, req) // the body cannot be sent twice
 	}
-	delay := 300 * time.Millisecond
-	for i := 1; ; i++ {
-		resp, err := hc.Do(req)
-		if err == nil && resp.StatusCode < 400 {
-			return resp, nil
-		}
-		if err != nil {
-			if ctxErr := req.Context().Err(); ctxErr != nil {
-				return nil, ctxErr
-			}
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			err = fmt.Errorf("vrchat: %s: cannot reach %s: %w: %w", op, req.URL.Host, err, remote.ErrUnavailable)
-		} else {
-			err = checkResponse(op, resp)
-		}
-		if i >= attempts || !retryable(err) {
-			return nil, err
-		}
-		select {
-		case <-req.Context().Done():
-			return nil, req.Context().Err()
-		case <-time.After(delay):
-		}
-		delay *= 3
+	var resp *http.Response
+	err := c.Retry.Do(req.Context(), func(attempt int) (time.Duration, bool, error) {
+		var err error
+		resp, err = c.attempt(op, hc, req, attempt)
+		return classify(resp, err)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return resp, nil
 }
 
+// doOnce sends a request that must not be repeated blindly.
+func (c *Client) doOnce(op string, hc *http.Client, req *http.Request) (*http.Response, error) {
+	return c.attempt(op, hc, req, 1)
+}
+
+// attempt sends req once, on its own context so that a stalled body can be
+// aborted, with a fresh body from GetBody for attempts after the first.
+func (c *Client) attempt(op string, hc *http.Client, req *http.Request, attempt int) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	r := req.WithContext(ctx)
+	if attempt > 1 && req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		r.Body = body
+	}
+	resp, err := hc.Do(r)
+	if err != nil {
+		cancel()
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		cause := err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its URL may carry a storage signature
+		}
+		kind := remote.ErrUnavailable
+		if retry.IsTimeout(err) {
+			kind = remote.ErrTimeout
+		}
+		return nil, &netError{fmt.Errorf("vrchat: %s: cannot reach %s: %w: %w", op, req.URL.Host, err, kind), cause}
+	}
+	if resp.StatusCode >= 400 {
+		defer cancel()
+		return resp, checkResponse(op, resp)
+	}
+	u := *req.URL
+	u.RawQuery = "" // pre-signed storage URLs carry signatures
+	what := fmt.Sprintf("vrchat: %s: %s %s", op, req.Method, u.String())
+	resp.Body = retry.WatchBody(resp.Body, what, resp.ContentLength, c.IdleTimeout, cancel)
+	return resp, nil
+}
+
+// netError is a transport failure; cause is what http.Client.Do said.
+type netError struct {
+	error
+	cause error
+}
+
+func (e *netError) Unwrap() error { return e.error }
+
+// classify tells the retry policy whether an attempt's failure is
+// transient, and how long the server asked to wait.
+func classify(resp *http.Response, err error) (time.Duration, bool, error) {
+	var ne *netError
+	var se *remote.StatusError
+	switch {
+	case err == nil:
+		return 0, false, nil
+	case errors.As(err, &ne):
+		return 0, retry.TransientNetError(ne.cause), err
+	case errors.As(err, &se) && resp != nil:
+		return retry.RetryAfter(resp), retryable(se), err
+	}
+	return 0, false, err
+}
+
+// retryable reports a transient failure: a network error, 429, or a
+// gateway/overload 5xx that is not a refusal in disguise.
 func retryable(err error) bool {
 	var se *remote.StatusError
 	if errors.As(err, &se) {
-		return se.Code == 429 || (se.Code >= 500 && !errors.Is(se, remote.ErrConflict))
+		return retry.TransientStatus(se.Code) && !errors.Is(se, remote.ErrConflict)
 	}
-	return errors.Is(err, remote.ErrUnavailable)
+	return errors.Is(err, remote.ErrUnavailable) || errors.Is(err, remote.ErrTimeout)
 }
 
 // checkResponse turns an error answer into a *remote.StatusError and
@@ -245,17 +323,31 @@ func unquote(s string) string {
 	return s
 }
 
+// getJSON GETs path and decodes the JSON answer into out. An answer whose
+// body breaks is retried like a failed request (see do).
 func (c *Client) getJSON(ctx context.Context, op, path string, query url.Values, out any) error {
 	req, err := c.newRequest(ctx, http.MethodGet, path, query, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := c.do(op, c.api, req)
-	if err != nil {
-		return err
+	return c.Retry.Do(ctx, func(attempt int) (time.Duration, bool, error) {
+		resp, err := c.attempt(op, c.api, req, attempt)
+		if err != nil {
+			return classify(resp, err)
+		}
+		defer resp.Body.Close()
+		err = decodeJSON(op, resp, out)
+		return 0, brokenBody(err), err
+	})
+}
+
+// brokenBody reports a body that failed in transit (reset, stalled,
+// short), which another request may get whole.
+func brokenBody(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
 	}
-	defer resp.Body.Close()
-	return decodeJSON(op, resp, out)
+	return errors.Is(err, remote.ErrUnavailable) || errors.Is(err, remote.ErrTimeout) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func decodeJSON(op string, resp *http.Response, out any) error {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/filesmount/filesmount/internal/httprange"
+	"github.com/filesmount/filesmount/internal/retry"
 	"github.com/filesmount/filesmount/remote"
 )
 
@@ -29,17 +31,31 @@ type target struct {
 }
 
 // openVersion reads a version's bytes from off (length bytes, -1 = to the
-// end) with a Range request to the storage host.
+// end) with a Range request to the storage host. A transfer that breaks
+// midway is resumed from the first missing byte (see resume.go).
 func (c *Client) openVersion(ctx context.Context, d *downloads, id string, version int, off, length int64) (*remote.Body, error) {
+	open := func(ctx context.Context, off, length int64) (*remote.Body, int64, error) {
+		return c.openRange(ctx, d, id, version, off, length)
+	}
+	b, end, err := open(ctx, off, length)
+	if err != nil {
+		return nil, err
+	}
+	return c.resumable(ctx, b, end, open), nil
+}
+
+// openRange is one request for a version's bytes. end is the absolute
+// offset just past the body's last byte, -1 if unknown.
+func (c *Client) openRange(ctx context.Context, d *downloads, id string, version int, off, length int64) (*remote.Body, int64, error) {
 	key := id + "/" + strconv.Itoa(version)
 	for attempt := 0; ; attempt++ {
-		loc, body, err := c.resolve(ctx, d, key, id, version, off, length)
+		loc, body, end, err := c.resolve(ctx, d, key, id, version, off, length)
 		if err != nil || body != nil {
-			return body, err
+			return body, end, err
 		}
-		body, err = c.fetchRange(ctx, loc, off, length)
+		body, end, err = c.fetchRange(ctx, loc, off, length)
 		if err == nil || attempt > 0 || !isExpired(err) {
-			return body, err
+			return body, end, err
 		}
 		d.forget(key) // expired signature: ask the API for a fresh location once
 	}
@@ -47,28 +63,28 @@ func (c *Client) openVersion(ctx context.Context, d *downloads, id string, versi
 
 // resolve returns the storage location of a version. If the API answers
 // with the bytes itself instead of a redirect, that answer is returned.
-func (c *Client) resolve(ctx context.Context, d *downloads, key, id string, version int, off, length int64) (string, *remote.Body, error) {
+func (c *Client) resolve(ctx context.Context, d *downloads, key, id string, version int, off, length int64) (string, *remote.Body, int64, error) {
 	d.mu.Lock()
 	t, ok := d.targets[key]
 	d.mu.Unlock()
 	if ok && time.Since(t.resolved) < targetTTL {
-		return t.url, nil, nil
+		return t.url, nil, 0, nil
 	}
 	req, err := c.newRequest(ctx, http.MethodGet, fmt.Sprintf("/file/%s/%d", url.PathEscape(id), version), nil, nil)
 	if err != nil {
-		return "", nil, err
+		return "", nil, 0, err
 	}
 	setRange(req, off, length)
 	resp, err := c.do("download", c.api, req)
 	if err != nil {
-		return "", nil, err
+		return "", nil, 0, err
 	}
 	switch resp.StatusCode {
 	case http.StatusFound, http.StatusMovedPermanently, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		resp.Body.Close()
 		loc, err := resp.Location()
 		if err != nil {
-			return "", nil, fmt.Errorf("vrchat: download %s version %d: redirect without a location", id, version)
+			return "", nil, 0, fmt.Errorf("vrchat: download %s version %d: redirect without a location", id, version)
 		}
 		d.mu.Lock()
 		if d.targets == nil {
@@ -76,9 +92,10 @@ func (c *Client) resolve(ctx context.Context, d *downloads, key, id string, vers
 		}
 		d.targets[key] = target{url: loc.String(), resolved: time.Now()}
 		d.mu.Unlock()
-		return loc.String(), nil, nil
+		return loc.String(), nil, 0, nil
 	}
-	return "", bodyOf(resp, off), nil
+	b, end, err := bodyOf(resp, off)
+	return "", b, end, err
 }
 
 func (d *downloads) forget(key string) {
@@ -89,22 +106,22 @@ func (d *downloads) forget(key string) {
 
 // fetchRange GETs loc with a cookie-less client: storage is another host
 // and must never see the session cookies.
-func (c *Client) fetchRange(ctx context.Context, loc string, off, length int64) (*remote.Body, error) {
+func (c *Client) fetchRange(ctx context.Context, loc string, off, length int64) (*remote.Body, int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	req.Header.Set("User-Agent", c.ua)
 	setRange(req, off, length)
 	resp, err := c.do("download", c.storage, req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if resp.StatusCode >= 300 {
 		resp.Body.Close()
-		return nil, fmt.Errorf("vrchat: download: storage answered HTTP %d", resp.StatusCode)
+		return nil, 0, fmt.Errorf("vrchat: download: storage answered HTTP %d", resp.StatusCode)
 	}
-	return bodyOf(resp, off), nil
+	return bodyOf(resp, off)
 }
 
 func setRange(req *http.Request, off, length int64) {
@@ -116,15 +133,28 @@ func setRange(req *http.Request, off, length int64) {
 	}
 }
 
-// bodyOf describes a 200 (whole object) or 206 (the requested range).
-func bodyOf(resp *http.Response, off int64) *remote.Body {
+// bodyOf describes a 200 (whole object) or 206 (the range its
+// Content-Range names, which must start at off), and returns the absolute
+// offset just past its last byte (-1 if unknown). do already made the body
+// fail rather than end before its Content-Length; a 206 without one is
+// held to its Content-Range.
+func bodyOf(resp *http.Response, off int64) (*remote.Body, int64, error) {
 	b := &remote.Body{ReadCloser: resp.Body, Size: remote.SizeUnknown}
 	if resp.StatusCode == http.StatusPartialContent {
-		b.Offset, b.Ranged = off, true
-		return b
+		cr, err := httprange.ParseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil || cr.Start != off {
+			resp.Body.Close()
+			return nil, 0, fmt.Errorf("vrchat: download: bad Content-Range %q for offset %d: %w",
+				resp.Header.Get("Content-Range"), off, remote.ErrCorrupt)
+		}
+		if resp.ContentLength < 0 {
+			b.ReadCloser = retry.ExactLengthReader(resp.Body, cr.Len())
+		}
+		b.Offset, b.Ranged, b.Size = cr.Start, true, cr.Total
+		return b, cr.End + 1, nil
 	}
 	b.Size = resp.ContentLength
-	return b
+	return b, resp.ContentLength, nil
 }
 
 // isExpired reports a refusal from storage, which for a pre-signed URL

@@ -44,7 +44,7 @@ func (c *Client) uploadImage(ctx context.Context, tag, name, mimeType string, sr
 	req.ContentLength = int64(len(prefix)) + src.Size + int64(len(suffix))
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	op := fmt.Sprintf("upload %q as a %q image", name, tag)
-	resp, err := c.do(op, c.api, req)
+	resp, err := c.doOnce(op, c.api, req)
 	if err != nil {
 		return nil, err
 	}

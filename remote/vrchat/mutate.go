@@ -14,11 +14,11 @@ import (
 )
 
 // The API calls that change Files (reference §3). POSTs are never retried
-// (Client.do retries only GETs): callers check the state instead.
+// (see Client.do): callers check the state instead.
 
 // sendJSON sends in (if not nil) as a JSON body and decodes the answer
-// into out (if not nil).
-func (c *Client) sendJSON(ctx context.Context, op, method, path string, query url.Values, in, out any) error {
+// into out (if not nil). idempotent says whether it may be retried.
+func (c *Client) sendJSON(ctx context.Context, op, method, path string, idempotent bool, query url.Values, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -31,7 +31,11 @@ func (c *Client) sendJSON(ctx context.Context, op, method, path string, query ur
 	if err != nil {
 		return err
 	}
-	resp, err := c.do(op, c.api, req)
+	send := c.doOnce
+	if idempotent {
+		send = c.do
+	}
+	resp, err := send(op, c.api, req)
 	if err != nil {
 		return err
 	}
@@ -52,7 +56,7 @@ func filePath(id string) string { return "/file/" + url.PathEscape(id) }
 func (c *Client) createFile(ctx context.Context, name, mimeType, extension string) (*File, error) {
 	in := map[string]string{"name": name, "mimeType": mimeType, "extension": extension}
 	var f File
-	if err := c.sendJSON(ctx, fmt.Sprintf("create File %q", name), http.MethodPost, "/file", nil, in, &f); err != nil {
+	if err := c.sendJSON(ctx, fmt.Sprintf("create File %q", name), http.MethodPost, "/file", false, nil, in, &f); err != nil {
 		return nil, err
 	}
 	if f.ID == "" {
@@ -74,7 +78,7 @@ type digests struct {
 func (c *Client) createVersion(ctx context.Context, f *File, d digests) (*File, error) {
 	var out File
 	op := fmt.Sprintf("create a version of File %q (%s)", f.Name, f.ID)
-	if err := c.sendJSON(ctx, op, http.MethodPost, filePath(f.ID), nil, d, &out); err != nil {
+	if err := c.sendJSON(ctx, op, http.MethodPost, filePath(f.ID), false, nil, d, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -84,12 +88,12 @@ func (c *Client) createVersion(ctx context.Context, f *File, d digests) (*File, 
 // latest one.
 func (c *Client) deleteVersion(ctx context.Context, f *File, n int) error {
 	op := fmt.Sprintf("delete version %d of File %q (%s)", n, f.Name, f.ID)
-	return c.sendJSON(ctx, op, http.MethodDelete, fmt.Sprintf("%s/%d", filePath(f.ID), n), nil, nil, nil)
+	return c.sendJSON(ctx, op, http.MethodDelete, fmt.Sprintf("%s/%d", filePath(f.ID), n), false, nil, nil, nil)
 }
 
 // deleteFile deletes a File with all its versions.
 func (c *Client) deleteFile(ctx context.Context, f *File) error {
-	return c.sendJSON(ctx, fmt.Sprintf("delete File %q (%s)", f.Name, f.ID), http.MethodDelete, filePath(f.ID), nil, nil, nil)
+	return c.sendJSON(ctx, fmt.Sprintf("delete File %q (%s)", f.Name, f.ID), http.MethodDelete, filePath(f.ID), true, nil, nil, nil)
 }
 
 // unsure reports an error after which a non-idempotent request may or may

@@ -66,7 +66,7 @@ func (c *Client) uploadPart(ctx context.Context, j *partJob) (*File, error) {
 		if etags, err = c.uploadParts(ctx, j); err != nil {
 			return nil, err
 		}
-	} else if err := retry(ctx, func() error {
+	} else if err := c.withFreshURL(ctx, func() error {
 		u, err := c.startUpload(ctx, j, 0)
 		if err != nil {
 			return err
@@ -106,7 +106,7 @@ func (c *Client) uploadParts(ctx context.Context, j *partJob) ([]string, error) 
 			length = j.size - off
 		}
 		var etag string
-		err := retry(ctx, func() error {
+		err := c.withFreshURL(ctx, func() error {
 			u, err := c.startUpload(ctx, j, n)
 			if err != nil {
 				return err
@@ -135,7 +135,7 @@ func (c *Client) startUpload(ctx context.Context, j *partJob, partNumber int) (s
 	var out struct {
 		URL string `json:"url"`
 	}
-	if err := c.sendJSON(ctx, j.op("start"), http.MethodPut, j.path("start"), q, nil, &out); err != nil {
+	if err := c.sendJSON(ctx, j.op("start"), http.MethodPut, j.path("start"), true, q, nil, &out); err != nil {
 		return "", err
 	}
 	if out.URL == "" {
@@ -152,7 +152,7 @@ func (c *Client) finishUpload(ctx context.Context, j *partJob, etags []string) (
 		in = map[string][]string{"etags": etags}
 	}
 	var f File
-	err := c.sendJSON(ctx, j.op("finish"), http.MethodPut, j.path("finish"), nil, in, &f)
+	err := c.sendJSON(ctx, j.op("finish"), http.MethodPut, j.path("finish"), false, nil, in, &f)
 	if err == nil {
 		return &f, nil
 	}
@@ -205,23 +205,15 @@ func (c *Client) putObject(ctx context.Context, op, u string, body io.ReaderAt, 
 	return strings.Trim(resp.Header.Get("ETag"), `"'`), nil
 }
 
-// retry runs an idempotent step (start + storage PUT) up to 4 times while
-// it fails with a network error, 429 or 5xx, or an expired pre-signed URL
-// (403 "Request has expired"), which the next start replaces.
-func retry(ctx context.Context, step func() error) error {
-	delay := time.Second
-	for i := 1; ; i++ {
+// withFreshURL runs a step (start + storage PUT) again, under c.Retry, if
+// its pre-signed URL had expired (403 "Request has expired"): the next
+// start hands out a new one. Transient failures were already retried by
+// Client.do inside the step.
+func (c *Client) withFreshURL(ctx context.Context, step func() error) error {
+	return c.Retry.Do(ctx, func(int) (time.Duration, bool, error) {
 		err := step()
-		if err == nil || i == 4 || !(retryable(err) || expiredURL(err)) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-		delay *= 3
-	}
+		return 0, expiredURL(err), err
+	})
 }
 
 func expiredURL(err error) bool {
