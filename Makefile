@@ -8,9 +8,18 @@ TESTFLAGS ?= -race -count=1 -timeout 12m
 # and only when running as root (otherwise a hint is printed).
 DEB_PKGS := fuse3:fusermount3 rsync:rsync rdiff:rdiff nifti-bin:nifti_tool python3-nibabel:/usr/lib/python3/dist-packages/nibabel
 
-.PHONY: all build test test-short demo deps vet fmt-check check clean bench
+.PHONY: all build test test-short fuzz-short soak demo deps vet fmt-check check clean
 
 all: build
+
+include Makefile.bench
+
+# A few seconds of coverage-guided fuzzing per target on top of the
+# committed corpora (which every `go test` replays).
+FUZZ_TARGETS := fs:FuzzEscapeName fs:FuzzUniqueNames fs:FuzzRecoveryPath \
+	remote/cbrain:FuzzCheckLegal remote/cbrain:FuzzDecodeJSON remote/cbrain:FuzzDecodeErrorBody \
+	remote/vrchat:FuzzDecodeFile remote/vrchat:FuzzDecodeError
+FUZZTIME ?= 3s
 
 build:
 	$(GO) build -o bin/filesmount ./cmd/filesmount
@@ -36,6 +45,22 @@ test: deps
 	$(GO) test $(TESTFLAGS) $(PKGS)
 	# Memory-budget tests are built without -race (it multiplies memory use).
 	$(GO) test -count=1 -timeout 5m -run 'Big' ./e2e/
+	$(MAKE) --no-print-directory fuzz-short
+
+fuzz-short:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t#*:}; \
+	  echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) ./$$pkg >/dev/null || exit 1; \
+	done
+
+# The randomized soak (faults firing while readers and writers run on both
+# remotes) and the random-SIGKILL test, for longer: make soak SOAK=10m
+SOAK ?= 3m
+CRASH_ROUNDS ?= 30
+soak: deps
+	FILESMOUNT_SOAK_DURATION=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./e2e/
+	FILESMOUNT_CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -count=1 -timeout 0 -run 'RandomKills' -v ./cmd/filesmount/
 
 # Unit tests only, no mounts.
 test-short:
