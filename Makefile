@@ -12,7 +12,7 @@ DEB_PKGS := fuse3:fusermount3 rsync:rsync rdiff:rdiff nifti-bin:nifti_tool pytho
 
 all: build
 
-include Makefile.bench
+-include Makefile.bench
 
 # A few seconds of coverage-guided fuzzing per target on top of the
 # committed corpora (which every `go test` replays).
