@@ -157,7 +157,8 @@ func mountStores(t *testing.T, mo mountOptions, stores ...remote.Store) *mounted
 		mountOpts = []string{"ro"}
 	}
 	mnt := t.TempDir()
-	server, err := fs.Mount(mnt, root, fs.MountConfig{FsName: "filesmount-test", Options: mountOpts, Logger: logger})
+	server, err := fs.Mount(mnt, root, fs.MountConfig{FsName: "filesmount-test", Options: mountOpts, Logger: logger,
+		Debug: os.Getenv("FILESMOUNT_TEST_DEBUG") != ""})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"crypto/md5"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,11 +59,18 @@ func (d stagingDirs) newStaged() (*staged, error) {
 	return &staged{path: f.Name(), id: base[:len(base)-len(".data")], file: f, dirty: true}, nil
 }
 
+// errStagedGone: the staged copy was settled (uploaded and dropped)
+// between a lookup of it and an open; the caller starts a new one.
+var errStagedGone = errors.New("staged copy already dropped")
+
 // open registers a handle; release unregisters it and closes the file
 // when the last handle is gone.
 func (s *staged) open() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.removed {
+		return errStagedGone
+	}
 	if s.file == nil {
 		f, err := os.OpenFile(s.path, os.O_RDWR, 0o600)
 		if err != nil {
@@ -145,6 +153,19 @@ func (s *staged) isDirty() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dirty
+}
+
+// claimIdle marks the staged copy removed if no handle uses it and it
+// need not be kept, in one step with respect to open: a concurrent open
+// either registers first (and the copy stays) or sees errStagedGone.
+func (s *staged) claimIdle(keepDirty bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opens > 0 || (keepDirty && s.dirty) || s.removed {
+		return false
+	}
+	s.removed = true
+	return true
 }
 
 func (s *staged) markDirty() {

@@ -56,7 +56,9 @@ func (n *fileNode) openForWrite(ctx context.Context, flags uint32) (fusefs.FileH
 		n.mu.Unlock()
 		parent.addPending(name, n)
 	}
-	if err := st.open(); err != nil {
+	if err := st.open(); errors.Is(err, errStagedGone) {
+		return n.openForWrite(ctx, flags) // settled meanwhile: stage afresh
+	} else if err != nil {
 		return nil, 0, toErrno(n.fsys.opts.Logger, "open for writing", n.path(), err)
 	}
 	if flags&syscall.O_TRUNC != 0 && st.size() > 0 {
@@ -130,6 +132,7 @@ func (h *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 }
 
 func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	h.node.showPending()
 	k, err := h.st.writeAt(data, off)
 	if err != nil {
 		return uint32(k), toErrno(h.node.fsys.opts.Logger, "write", h.node.path(), err)
@@ -196,8 +199,29 @@ func (n *fileNode) sync(ctx context.Context) syscall.Errno {
 	n.mu.Lock()
 	n.entry = ne
 	n.mu.Unlock()
+	// The remote lists it now (VRChat under its version's name): stop
+	// showing the local copy at once, not at the release that follows
+	// close asynchronously. A later write shows it again. The listing is
+	// invalidated first, so no lookup in between sees neither.
 	parent.uploadedInto()
+	if !st.isDirty() {
+		parent.removePending(name, n)
+	}
 	return 0
+}
+
+// showPending lists the file with its local size again when it is written
+// after an upload.
+func (n *fileNode) showPending() {
+	n.mu.Lock()
+	parent, name, local := n.parent, n.name, n.st != nil
+	n.mu.Unlock()
+	if !local {
+		return
+	}
+	if f, _ := parent.local(name); f != n {
+		parent.addPending(name, n)
+	}
 }
 
 // settle drops the staged copy once no descriptor uses it and the remote
@@ -206,14 +230,7 @@ func (n *fileNode) sync(ctx context.Context) syscall.Errno {
 func (n *fileNode) settle() {
 	n.mu.Lock()
 	st, parent, name := n.st, n.parent, n.name
-	if st == nil {
-		n.mu.Unlock()
-		return
-	}
-	st.mu.Lock()
-	idle, dirty := st.opens <= 0, st.dirty
-	st.mu.Unlock()
-	if !idle || (dirty && isTempName(name)) {
+	if st == nil || !st.claimIdle(isTempName(name)) {
 		n.mu.Unlock()
 		return // still open, or a temporary file waiting for its rename
 	}
@@ -236,6 +253,7 @@ func (n *fileNode) refuse(op, path, why string, errno syscall.Errno) syscall.Err
 func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if size, ok := in.GetSize(); ok {
 		if h, isWrite := fh.(*writeHandle); isWrite {
+			n.showPending()
 			if err := h.st.truncate(int64(size)); err != nil {
 				return toErrno(n.fsys.opts.Logger, "truncate", n.path(), err)
 			}

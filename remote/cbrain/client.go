@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -283,10 +284,15 @@ func decodeErrorBody(raw []byte) string {
 				}
 			}
 		}
+		keys := make([]string, 0, len(obj))
+		for key := range obj {
+			keys = append(keys, key)
+		}
+		sort.Strings(keys) // one message for one answer
 		var parts []string
-		for key, v := range obj {
+		for _, key := range keys {
 			var msgs []string
-			if json.Unmarshal(v, &msgs) == nil {
+			if json.Unmarshal(obj[key], &msgs) == nil {
 				parts = append(parts, key+" "+strings.Join(msgs, "; "))
 			}
 		}
@@ -385,7 +391,8 @@ func decodeJSON(op string, resp *http.Response, out any) error {
 			Code: resp.StatusCode, Msg: msg, Kind: classifyNotice(msg)}
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("cbrain: %s: unexpected answer (%.80q): %w", op, raw, err)
+		// Not the body itself: a session answer carries the token.
+		return fmt.Errorf("cbrain: %s: unexpected answer (%d bytes, not the JSON expected): %w", op, len(raw), err)
 	}
 	return nil
 }

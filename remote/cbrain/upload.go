@@ -158,24 +158,33 @@ func (c *Client) uploadOnce(ctx context.Context, me Identity, dpID int64, name s
 			return nil, err
 		}
 	}
-	postErr := c.post(ctx, dpID, name, src, meta)
-	if postErr != nil && !errors.Is(postErr, remote.ErrUnavailable) {
-		return nil, postErr
-	}
 	// The portal creates the record before answering. After a network
 	// failure or a 5xx it may have done so anyway (the answer was lost):
-	// look before giving up, and never POST again.
-	uf, err = c.findAfterPost(ctx, me, dpID, name, postErr == nil)
-	if err != nil || uf == nil {
-		if postErr != nil {
-			return nil, postErr
+	// look first, and POST again only when the first attempt did not land
+	// — so a transient fault costs a retry, never a duplicate.
+	var uf2 *Userfile
+	err = c.Retry.Do(ctx, func(attempt int) (time.Duration, bool, error) {
+		postErr := c.post(ctx, dpID, name, src, meta)
+		if postErr != nil && !errors.Is(postErr, remote.ErrUnavailable) {
+			return 0, false, postErr
 		}
-		if err == nil {
-			err = fmt.Errorf("cbrain: upload %q: the portal accepted it but it does not appear in data provider %d's listing "+
-				"(is a project selected for this API token?): %w", name, dpID, remote.ErrNotFound)
+		found, err := c.findAfterPost(ctx, me, dpID, name, postErr == nil)
+		switch {
+		case err != nil:
+			return 0, false, err
+		case found != nil:
+			uf2 = found
+			return 0, false, nil
+		case postErr != nil:
+			return 0, true, postErr // did not land: safe to POST again
 		}
+		return 0, false, fmt.Errorf("cbrain: upload %q: the portal accepted it but it does not appear in data provider %d's listing "+
+			"(is a project selected for this API token?): %w", name, dpID, remote.ErrNotFound)
+	})
+	if err != nil {
 		return nil, err
 	}
+	uf = uf2
 	landed, err := c.waitLanded(ctx, name, uf.ID, deadline, limit)
 	if err != nil {
 		return nil, err

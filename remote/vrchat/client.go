@@ -359,7 +359,8 @@ func decodeJSON(op string, resp *http.Response, out any) error {
 		return fmt.Errorf("vrchat: %s: reading answer: %w: %w", op, err, remote.ErrUnavailable)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("vrchat: %s: unexpected answer (%.80q): %w", op, raw, err)
+		// Not the body itself: an answer may carry a session token.
+		return fmt.Errorf("vrchat: %s: unexpected answer (%d bytes, not the JSON expected): %w", op, len(raw), err)
 	}
 	return nil
 }

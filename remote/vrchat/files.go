@@ -26,6 +26,9 @@ func (c *Client) Files(ctx context.Context, tag string) ([]File, error) {
 		if err := c.getJSON(ctx, "list files", "/files", q, &page); err != nil {
 			return nil, err
 		}
+		if len(page) > 0 && len(all) >= PageSize && page[0].ID == all[len(all)-PageSize].ID {
+			return all, nil // a server repeating its last page: stop, don't loop forever
+		}
 		all = append(all, page...)
 		if len(page) < PageSize {
 			return all, nil

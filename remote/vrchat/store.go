@@ -57,8 +57,8 @@ func (s *Store) List(ctx context.Context, dir remote.Entry) ([]remote.Entry, err
 	case kind == "f":
 		return s.listVersions(ctx, rest)
 	case kind == "tf":
-		_, id, _ := strings.Cut(rest, "/")
-		return s.listVersions(ctx, id)
+		// "tf/<tag>/<file id>": a tag may contain '/', a file id never does.
+		return s.listVersions(ctx, rest[strings.LastIndexByte(rest, '/')+1:])
 	case kind == "newfile":
 		return s.listNewFile(ctx, rest)
 	}
