@@ -52,7 +52,7 @@ func (o *options) register(f *pflag.FlagSet) {
 	f.Var(&o.cacheSize, "cache-size", "memory for cached blocks (e.g. 256M, 1G)")
 	o.spoolSize = 8 << 30
 	f.Var(&o.spoolSize, "spool-size", "disk for whole-file downloads of remotes without HTTP Range (CBRAIN)")
-	o.blockSize = 1 << 20
+	o.blockSize = 256 << 10
 	f.Var(&o.blockSize, "block-size", "size of cached blocks")
 	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for spooled downloads (created 0700)")
 	f.BoolVar(&o.readOnly, "read-only", false, "refuse all changes (EROFS)")
@@ -126,6 +126,7 @@ func runMount(args []string) error {
 // serve mounts the backends at dir and blocks until ctx is cancelled (a
 // signal), then unmounts.
 func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setups []remoteSetup) error {
+	startProfiler(logger)
 	if err := prepareCacheDir(o.cacheDir, logger); err != nil {
 		return err
 	}
@@ -133,7 +134,10 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 	daemonCtx, cancelDaemon := context.WithCancel(context.Background())
 	defer cancelDaemon()
 	copts := cache.Options{
-		BlockSize:     int64(o.blockSize),
+		BlockSize: int64(o.blockSize),
+		// Small blocks keep random reads cheap; sequential reads still
+		// fetch up to 8 MiB ahead, in few requests.
+		MaxReadAhead:  int(max(8, (8<<20)/int64(o.blockSize))),
 		MaxBytes:      int64(o.cacheSize),
 		Dir:           filepath.Join(o.cacheDir, fmt.Sprintf("spool-%d", os.Getpid())),
 		MaxSpoolBytes: int64(o.spoolSize),
