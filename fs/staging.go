@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -23,6 +24,11 @@ type staged struct {
 	opens   int        // handles using file
 	dirty   bool       // changed since the last successful upload (or never uploaded)
 	removed bool       // uploaded or handed back: no further writes
+	// seq hashes the content while it is written strictly in order (cp,
+	// rsync, most programs), so that the upload needs no second pass over
+	// the file for its MD5. Any other write turns it off.
+	seq    hash.Hash
+	seqLen int64 // bytes hashed; valid while seq != nil
 }
 
 // stagingDirs are the daemon's private folders under --cache-dir.
@@ -56,7 +62,7 @@ func (d stagingDirs) newStaged() (*staged, error) {
 		return nil, fmt.Errorf("staging: %w", err)
 	}
 	base := filepath.Base(f.Name())
-	return &staged{path: f.Name(), id: base[:len(base)-len(".data")], file: f, dirty: true}, nil
+	return &staged{path: f.Name(), id: base[:len(base)-len(".data")], file: f, dirty: true, seq: md5.New()}, nil
 }
 
 // errStagedGone: the staged copy was settled (uploaded and dropped)
@@ -99,7 +105,16 @@ func (s *staged) writeAt(p []byte, off int64) (int, error) {
 		return 0, os.ErrClosed
 	}
 	s.dirty = true
-	return s.file.WriteAt(p, off)
+	n, err := s.file.WriteAt(p, off)
+	if s.seq != nil {
+		if off == s.seqLen && err == nil {
+			s.seq.Write(p[:n])
+			s.seqLen += int64(n)
+		} else {
+			s.seq = nil
+		}
+	}
+	return n, err
 }
 
 func (s *staged) readAt(p []byte, off int64) (int, error) {
@@ -119,7 +134,21 @@ func (s *staged) truncate(size int64) error {
 		return os.ErrClosed
 	}
 	s.dirty = true
+	switch {
+	case size == 0:
+		s.seq, s.seqLen = md5.New(), 0
+	case s.seq != nil && size != s.seqLen:
+		s.seq = nil
+	}
 	return os.Truncate(s.path, size)
+}
+
+// forgetSequence turns off the running hash: the content was written
+// some other way (copied from the remote).
+func (s *staged) forgetSequence() {
+	s.mu.Lock()
+	s.seq = nil
+	s.mu.Unlock()
 }
 
 func (s *staged) size() int64 {
@@ -135,10 +164,18 @@ func (s *staged) size() int64 {
 func (s *staged) snapshot() (*os.File, int64, []byte, error) {
 	s.mu.Lock()
 	s.dirty = false
+	var sum []byte
+	seqLen := s.seqLen
+	if s.seq != nil {
+		sum = s.seq.Sum(nil)
+	}
 	s.mu.Unlock()
 	f, err := os.Open(s.path)
 	if err != nil {
 		return nil, 0, nil, err
+	}
+	if fi, err := f.Stat(); err == nil && sum != nil && fi.Size() == seqLen {
+		return f, seqLen, sum, nil // hashed while written
 	}
 	h := md5.New()
 	n, err := io.Copy(h, f)

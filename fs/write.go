@@ -79,6 +79,7 @@ func (n *fileNode) stage(ctx context.Context, e remote.Entry, truncate bool) (*s
 		return nil, err
 	}
 	if !truncate && e.Size > 0 {
+		st.forgetSequence()
 		if err := n.copyRemote(ctx, e, st); err != nil {
 			n.fsys.discardStaged(st)
 			return nil, err
