@@ -121,12 +121,3 @@ func (s *Signature) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// sigMD5 returns the MD5 of the signature, which VRChat wants declared
-// (and as Content-MD5) before the signature is uploaded.
-func sigMD5(s *Signature) ([]byte, error) {
-	h := md5.New()
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(s, 0, s.Size()), make([]byte, 64<<10)); err != nil {
-		return nil, err
-	}
-	return h.Sum(nil), nil
-}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/filesmount/filesmount/remote"
@@ -56,6 +57,24 @@ type versionUpload struct {
 	fileMD5 string     // base64
 	sig     *Signature // computed on demand from src
 	sigMD5  string     // base64, computed when first needed
+	// sigFile holds the signature once computed (an unlinked temporary
+	// file, about 18 MiB per GiB of data), so that uploading it does not
+	// compute it a second time; nil if it could not be created.
+	sigFile *os.File
+}
+
+func (u *versionUpload) close() {
+	if u.sigFile != nil {
+		u.sigFile.Close()
+	}
+}
+
+// sigBody is what the signature part uploads.
+func (u *versionUpload) sigBody() io.ReaderAt {
+	if u.sigFile != nil {
+		return u.sigFile
+	}
+	return u.sig
 }
 
 // uploadVersion stores src as the newest version of f (the caller's fresh
@@ -67,6 +86,7 @@ type versionUpload struct {
 // (a retry after a crash or a lost answer creates no second version).
 func (c *Client) uploadVersion(ctx context.Context, f *File, src remote.Source) (*File, int, error) {
 	u := &versionUpload{c: c, src: src, sig: NewSignature(src, src.Size)}
+	defer u.close()
 	sum := src.MD5
 	if len(sum) != md5.Size {
 		h := md5.New()
@@ -91,7 +111,7 @@ func (c *Client) uploadVersion(ctx context.Context, f *File, src remote.Source) 
 		if err != nil {
 			return nil, 0, err
 		}
-		job = &partJob{f: f, n: n, kind: "signature", body: u.sig, size: u.sig.Size(),
+		job = &partJob{f: f, n: n, kind: "signature", body: u.sigBody(), size: u.sig.Size(),
 			contentType: "application/x-rsync-signature", md5: sigMD5}
 		if f, err = c.uploadPart(ctx, job); err != nil {
 			return nil, 0, err
@@ -101,14 +121,24 @@ func (c *Client) uploadVersion(ctx context.Context, f *File, src remote.Source) 
 	return f, n, err
 }
 
+// signatureMD5 computes the signature once, keeping it in a temporary
+// file when possible, and returns its base64 MD5.
 func (u *versionUpload) signatureMD5() (string, error) {
-	if u.sigMD5 == "" {
-		sum, err := sigMD5(u.sig)
-		if err != nil {
-			return "", err
-		}
-		u.sigMD5 = base64.StdEncoding.EncodeToString(sum)
+	if u.sigMD5 != "" {
+		return u.sigMD5, nil
 	}
+	h := md5.New()
+	var w io.Writer = h
+	if f, err := os.CreateTemp("", "filesmount-signature-*"); err == nil {
+		os.Remove(f.Name()) // the descriptor is enough; nothing left after a crash
+		u.sigFile, w = f, io.MultiWriter(h, f)
+	}
+	if _, err := io.CopyBuffer(w, io.NewSectionReader(u.sig, 0, u.sig.Size()), make([]byte, 1<<20)); err != nil {
+		u.close()
+		u.sigFile = nil
+		return "", fmt.Errorf("vrchat: computing the signature: %w", err)
+	}
+	u.sigMD5 = base64.StdEncoding.EncodeToString(h.Sum(nil))
 	return u.sigMD5, nil
 }
 
