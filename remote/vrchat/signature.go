@@ -1,7 +1,6 @@
 package vrchat
 
 import (
-	"crypto/md5"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -120,4 +119,3 @@ func (s *Signature) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
-
