@@ -11,9 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,21 +61,6 @@ func TestBigReadMemoryAndTraffic(t *testing.T) {
 		elapsed.Round(time.Millisecond), size/elapsed.Seconds()/1e6, float64(fetched)/size, base>>20, maxRSS>>20, growth>>20)
 }
 
-func rssBytes(t *testing.T) int64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
-}
-
 // TestBigVRChatVersionRead: a 1 GiB version read sequentially through the
 // Range path fetches at most 1.05 GiB, memory stays within the budget, and
 // a re-read fetches nothing.
@@ -114,28 +97,6 @@ func TestBigVRChatVersionRead(t *testing.T) {
 		t.Logf("re-read fetched %d bytes: pages reclaimed by the kernel", st.DownloadBytes)
 	}
 	t.Logf("1 GiB version: %.0f MB/s cold, %.3f bytes fetched per byte, RSS +%d MiB", size/elapsed.Seconds()/1e6, float64(fetched)/size, (maxRSS-base)>>20)
-}
-
-// watchRSS samples this process's resident memory until the returned
-// function is called, which returns the peak.
-func watchRSS(t *testing.T) func() int64 {
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			if r := rssBytes(t); r > peak.Load() {
-				peak.Store(r)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
-	return func() int64 { close(stop); <-done; return peak.Load() }
 }
 
 // TestBigUploadsStayInBudget copies a large file into each remote through
