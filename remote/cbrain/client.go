@@ -145,7 +145,7 @@ func (c *Client) do(op string, req *http.Request) (*http.Response, error) {
 	err := c.Retry.Do(req.Context(), func(attempt int) (time.Duration, bool, error) {
 		var err error
 		resp, err = c.attempt(op, req, attempt)
-		return classify(resp, err)
+		return retry.Classify(resp, err, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -181,7 +181,7 @@ func (c *Client) attempt(op string, req *http.Request, attempt int) (*http.Respo
 		if retry.IsTimeout(err) {
 			kind = remote.ErrTimeout
 		}
-		return nil, &netError{fmt.Errorf("cbrain: %s: cannot reach %s: %w: %w", op, c.base.Host, unwrapURLError(err), kind), err}
+		return nil, &retry.NetError{Err: fmt.Errorf("cbrain: %s: cannot reach %s: %w: %w", op, c.base.Host, unwrapURLError(err), kind), Cause: err}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		defer cancel()
@@ -190,30 +190,6 @@ func (c *Client) attempt(op string, req *http.Request, attempt int) (*http.Respo
 	what := fmt.Sprintf("cbrain: %s: %s %s", op, req.Method, redactURL(req.URL))
 	resp.Body = retry.WatchBody(resp.Body, what, resp.ContentLength, c.IdleTimeout, cancel)
 	return resp, nil
-}
-
-// netError is a transport failure; cause is what http.Client.Do said.
-type netError struct {
-	error
-	cause error
-}
-
-func (e *netError) Unwrap() error { return e.error }
-
-// classify tells the retry policy whether an attempt's failure is
-// transient, and how long the server asked to wait.
-func classify(resp *http.Response, err error) (time.Duration, bool, error) {
-	var ne *netError
-	var se *remote.StatusError
-	switch {
-	case err == nil:
-		return 0, false, nil
-	case errors.As(err, &ne):
-		return 0, retry.TransientNetError(ne.cause), err
-	case errors.As(err, &se) && resp != nil:
-		return retry.RetryAfter(resp), retry.TransientStatus(se.Code), err
-	}
-	return 0, false, err
 }
 
 // retryable reports a failure that a later poll may not see again.
@@ -331,7 +307,7 @@ func (c *Client) getJSON(ctx context.Context, op, path string, query url.Values,
 	return c.Retry.Do(ctx, func(attempt int) (time.Duration, bool, error) {
 		resp, err := c.attempt(op, req, attempt)
 		if err != nil {
-			return classify(resp, err)
+			return retry.Classify(resp, err, nil)
 		}
 		defer resp.Body.Close()
 		err = decodeJSON(op, resp, out)

@@ -169,7 +169,7 @@ func (c *Client) do(op string, hc *http.Client, req *http.Request) (*http.Respon
 	err := c.Retry.Do(req.Context(), func(attempt int) (time.Duration, bool, error) {
 		var err error
 		resp, err = c.attempt(op, hc, req, attempt)
-		return classify(resp, err)
+		return retry.Classify(resp, err, transientStatus)
 	})
 	if err != nil {
 		return nil, err
@@ -210,7 +210,7 @@ func (c *Client) attempt(op string, hc *http.Client, req *http.Request, attempt 
 		if retry.IsTimeout(err) {
 			kind = remote.ErrTimeout
 		}
-		return nil, &netError{fmt.Errorf("vrchat: %s: cannot reach %s: %w: %w", op, req.URL.Host, err, kind), cause}
+		return nil, &retry.NetError{Err: fmt.Errorf("vrchat: %s: cannot reach %s: %w: %w", op, req.URL.Host, err, kind), Cause: cause}
 	}
 	if resp.StatusCode >= 400 {
 		defer cancel()
@@ -223,32 +223,12 @@ func (c *Client) attempt(op string, hc *http.Client, req *http.Request, attempt 
 	return resp, nil
 }
 
-// netError is a transport failure; cause is what http.Client.Do said.
-type netError struct {
-	error
-	cause error
-}
-
-func (e *netError) Unwrap() error { return e.error }
-
-// classify tells the retry policy whether an attempt's failure is
-// transient, and how long the server asked to wait.
-func classify(resp *http.Response, err error) (time.Duration, bool, error) {
-	var ne *netError
-	var se *remote.StatusError
-	switch {
-	case err == nil:
-		return 0, false, nil
-	case errors.As(err, &ne):
-		return 0, retry.TransientNetError(ne.cause), err
-	case errors.As(err, &se) && resp != nil:
-		return retry.RetryAfter(resp), retryable(se), err
-	}
-	return 0, false, err
-}
-
 // retryable reports a transient failure: a network error, 429, or a
 // gateway/overload 5xx that is not a refusal in disguise.
+// transientStatus: VRChat's "500 with a 409 message" is a refusal, not
+// a server fault.
+func transientStatus(se *remote.StatusError) bool { return retryable(se) }
+
 func retryable(err error) bool {
 	var se *remote.StatusError
 	if errors.As(err, &se) {
@@ -333,7 +313,7 @@ func (c *Client) getJSON(ctx context.Context, op, path string, query url.Values,
 	return c.Retry.Do(ctx, func(attempt int) (time.Duration, bool, error) {
 		resp, err := c.attempt(op, c.api, req, attempt)
 		if err != nil {
-			return classify(resp, err)
+			return retry.Classify(resp, err, transientStatus)
 		}
 		defer resp.Body.Close()
 		err = decodeJSON(op, resp, out)
