@@ -114,13 +114,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	n := newFileNode(d.fsys, d.backend, remote.Entry{Name: name, ModTime: d.fsys.started}, d, name)
 	n.st = st
 	if prev, _ := d.local(name); prev != nil {
-		prev.mu.Lock()
-		prevSt := prev.st
-		prev.st = nil
-		prev.mu.Unlock()
-		if prevSt != nil {
-			d.fsys.discardStaged(prevSt)
-		}
+		prev.dropLocal()
 	}
 	d.addPending(name, n)
 	ch := d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inodeNumber(d.backend.Store.Name(), "local/"+st.id)})
@@ -167,13 +161,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		return d.refuse("unlink", name, "this mount is read-only", syscall.EROFS)
 	}
 	if f, _ := d.local(name); f != nil {
-		f.mu.Lock()
-		st, e := f.st, f.entry
-		f.st = nil
-		f.mu.Unlock()
-		if st != nil {
-			d.fsys.discardStaged(st)
-		}
+		e := f.dropLocal()
 		d.removePending(name, f)
 		if e.ID == "" {
 			return 0
@@ -291,12 +279,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.Inod
 		}
 		// Already uploaded and unchanged: rename the remote object.
 		d.removePending(name, f)
-		f.mu.Lock()
-		f.st = nil
-		f.mu.Unlock()
-		if st != nil {
-			d.fsys.discardStaged(st)
-		}
+		f.dropLocal()
 	}
 	e, found := d.listed(ctx, name)
 	if !found {
@@ -321,13 +304,7 @@ func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd 
 		return errno
 	}
 	if prev, _ := nd.local(newName); prev != nil && prev != f {
-		prev.mu.Lock()
-		prevSt := prev.st
-		prev.st = nil
-		prev.mu.Unlock()
-		if prevSt != nil {
-			d.fsys.discardStaged(prevSt)
-		}
+		prev.dropLocal()
 		nd.removePending(newName, prev)
 	}
 	d.removePending(name, f)

@@ -211,6 +211,19 @@ func (n *fileNode) sync(ctx context.Context) syscall.Errno {
 	return 0
 }
 
+// dropLocal discards the file's staged copy (replaced, unlinked or
+// renamed) and returns its remote entry (zero ID if it never had one).
+func (n *fileNode) dropLocal() remote.Entry {
+	n.mu.Lock()
+	st, e := n.st, n.entry
+	n.st = nil
+	n.mu.Unlock()
+	if st != nil {
+		n.fsys.discardStaged(st)
+	}
+	return e
+}
+
 // showPending lists the file with its local size again when it is written
 // after an upload.
 func (n *fileNode) showPending() {
