@@ -54,7 +54,7 @@ func (o *options) register(f *pflag.FlagSet) {
 	f.Var(&o.spoolSize, "spool-size", "disk for whole-file downloads of remotes without HTTP Range (CBRAIN)")
 	o.blockSize = 256 << 10
 	f.Var(&o.blockSize, "block-size", "size of cached blocks")
-	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for spooled downloads (created 0700)")
+	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for spooled downloads, staged writes, the upload journal and the recovery folder (0700)")
 	f.BoolVar(&o.readOnly, "read-only", false, "refuse all changes (EROFS)")
 	f.BoolVar(&o.allowOther, "allow-other", false, "let other users access the mount, with the kernel's permission checks (needs user_allow_other in /etc/fuse.conf unless root)")
 	f.BoolVar(&o.allowInsecureHTTP, "allow-insecure-http", false, "accept plain http:// remote URLs that are not loopback addresses (credentials travel unencrypted)")

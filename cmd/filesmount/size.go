@@ -9,7 +9,19 @@ import (
 // byteSize is a pflag value accepting 512K, 256M, 1G, 1GiB, or bytes.
 type byteSize int64
 
-func (s *byteSize) String() string { return strconv.FormatInt(int64(*s), 10) }
+// String prints the largest exact unit, so --help shows 256M, not 268435456.
+func (s *byteSize) String() string {
+	n := int64(*s)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if n != 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 func (s *byteSize) Type() string   { return "size" }
 
 func (s *byteSize) Set(v string) error {
