@@ -22,7 +22,7 @@ func (s *byteSize) String() string {
 	}
 	return strconv.FormatInt(n, 10)
 }
-func (s *byteSize) Type() string   { return "size" }
+func (s *byteSize) Type() string { return "size" }
 
 func (s *byteSize) Set(v string) error {
 	n, err := parseSize(v)
