@@ -130,6 +130,11 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 	if err := prepareCacheDir(o.cacheDir, logger); err != nil {
 		return err
 	}
+	unlock, err := lockCacheDir(o.cacheDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	// The daemon context outlives every FUSE request: shared fetches run on it.
 	daemonCtx, cancelDaemon := context.WithCancel(context.Background())
 	defer cancelDaemon()

@@ -152,3 +152,20 @@ func TestReportPanic(t *testing.T) {
 		t.Errorf("panic report %q", b.String())
 	}
 }
+
+func TestCacheDirIsLockedByOneDaemon(t *testing.T) {
+	dir := t.TempDir()
+	release, err := lockCacheDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockCacheDir(dir); err == nil || !strings.Contains(err.Error(), "in use by another filesmount") {
+		t.Errorf("second lock: %v", err)
+	}
+	release()
+	release2, err := lockCacheDir(dir)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	release2()
+}
