@@ -44,9 +44,18 @@ type check struct {
 	busy bool          // a goroutine is hashing
 	idle chan struct{} // closed when that goroutine stops
 
+	// have records which blocks have been fetched at least once: when
+	// all have, the object is complete and the reads that follow wait for
+	// the verdict instead of the hashing delaying every block's readers.
+	have      []bool
+	haveCount int
+
 	verified bool
 	err      error // the mismatch; reads fail with it until a read at 0
 }
+
+// complete reports whether every block of the object has been fetched.
+func (ch *check) complete() bool { return len(ch.have) > 0 && ch.haveCount == len(ch.have) }
 
 // wantsCheck reports whether reads of e are verified.
 func wantsCheck(e remote.Entry) bool { return len(e.MD5) > 0 && e.Size >= 0 }
@@ -54,8 +63,9 @@ func wantsCheck(e remote.Entry) bool { return len(e.MD5) > 0 && e.Size >= 0 }
 // readVerified is read plus e's MD5 verdict. Once e's version was found
 // corrupt, every read fails with the mismatch, except a read at offset 0:
 // it starts over, fetching and verifying afresh. A read that reaches the
-// end of the object waits for the hashing in progress so that it reports
-// a mismatch found on its bytes.
+// end of the object, or any read once every block has been fetched,
+// waits for the hashing in progress, so that the read which completes a
+// corrupt object reports the mismatch.
 func (s *Store) readVerified(ctx context.Context, e remote.Entry, p []byte, off int64) (int, error) {
 	if !wantsCheck(e) {
 		return s.read(ctx, e, p, off)
@@ -106,7 +116,7 @@ func (c *Cache) verdict(ctx context.Context, k spoolKey, atEnd bool) error {
 	for {
 		c.mu.Lock()
 		ch, ok := c.checks.Peek(k)
-		if !ok || ch.err != nil || !atEnd || !ch.busy {
+		if !ok || ch.err != nil || !(atEnd || ch.complete()) || !ch.busy {
 			var err error
 			if ok {
 				err = ch.err
@@ -125,9 +135,11 @@ func (c *Cache) verdict(ctx context.Context, k spoolKey, atEnd bool) error {
 }
 
 // completeBlock is completeFetch for a whole block of e: it caches the
-// block, hashes whatever the block made hashable, and only then wakes the
-// block's waiters, so that the read which completes a corrupt object
-// fails.
+// block, wakes the block's waiters, then hashes whatever the block made
+// hashable, so that hashing overlaps the readers instead of delaying them
+// (MD5 costs about as much CPU as the rest of the read path). The check
+// is marked busy before the waiters wake: a read that completes the
+// object then waits for the verdict (see verdict).
 func (s *Store) completeBlock(e remote.Entry, f *blockFetch, data []byte) {
 	c := s.c
 	if !wantsCheck(e) {
@@ -138,25 +150,28 @@ func (s *Store) completeBlock(e remote.Entry, f *blockFetch, data []byte) {
 	c.cacheLocked(f, data, nil, true)
 	ch := c.startHashLocked(f.key, e)
 	c.mu.Unlock()
+	f.data = data
+	close(f.done)
 	if ch != nil {
 		c.hashCached(f.key, ch)
 	}
-	f.data = data
-	close(f.done)
 }
 
-// startHashLocked returns the check of e's version, newly busy, if the
-// caller is to hash: the check's next block is cached and no one hashes.
-// Block 0 starts a check; a version already concluded has nothing to do.
+// startHashLocked records that block bk of e's version has been fetched
+// and returns its check, newly busy, if the caller is to hash: the
+// check's next block is cached and no one hashes. Any block starts a
+// check; a version already concluded has nothing to do.
 func (c *Cache) startHashLocked(bk blockKey, e remote.Entry) *check {
 	k := spoolKey{store: bk.store, id: bk.id, version: bk.version}
 	ch, ok := c.checks.Get(k)
 	if !ok {
-		if bk.index != 0 {
-			return nil
-		}
-		ch = &check{want: e.MD5, size: e.Size, name: e.Name, h: md5.New()}
+		blocks := (e.Size + c.opts.BlockSize - 1) / c.opts.BlockSize
+		ch = &check{want: e.MD5, size: e.Size, name: e.Name, h: md5.New(), have: make([]bool, blocks)}
 		c.checks.Add(k, ch)
+	}
+	if i := bk.index; i >= 0 && i < int64(len(ch.have)) && !ch.have[i] {
+		ch.have[i] = true
+		ch.haveCount++
 	}
 	bk.index = ch.next / c.opts.BlockSize
 	if ch.h == nil || ch.busy || !c.blocks.Contains(bk) {
@@ -203,7 +218,7 @@ func (c *Cache) hashCached(bk blockKey, ch *check) {
 // concludeLocked records the verdict on ch, which has hashed all of k as
 // got. A mismatch drops every block and spool of k.
 func (c *Cache) concludeLocked(k spoolKey, ch *check, got []byte) {
-	ch.h = nil
+	ch.h, ch.have = nil, nil
 	if bytes.Equal(got, ch.want) {
 		ch.verified = true
 		c.n.md5Verified.Add(1)
