@@ -68,23 +68,8 @@ func TestRandomKillsNeverLoseOrDuplicateUploads(t *testing.T) {
 		}
 	})
 	start := func() (*exec.Cmd, *lockedBuffer) {
-		cmd := exec.Command(bin, "--cbrain-url", cb.URL(), "--vrchat", "--vrchat-session-file", session,
+		return startDaemonArgs(t, bin, token, "--cbrain-url", cb.URL(), "--vrchat", "--vrchat-session-file", session,
 			"--cache-dir", cacheDir, mnt)
-		cmd.Env = append(os.Environ(), "CBRAIN_API_TOKEN="+token, "HOME="+t.TempDir())
-		out := &lockedBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.String(), "mounted") {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("daemon did not mount:\n%s", out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return cmd, out
 	}
 
 	type written struct {

@@ -16,7 +16,14 @@ import (
 // startDaemon runs filesmount on a CBRAIN emulator and waits for the mount.
 func startDaemon(t *testing.T, bin, url, token, cacheDir, mnt string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
-	cmd := exec.Command(bin, "--cbrain-url", url, "--cache-dir", cacheDir, mnt)
+	return startDaemonArgs(t, bin, token, "--cbrain-url", url, "--cache-dir", cacheDir, mnt)
+}
+
+// startDaemonArgs runs filesmount with args (the CBRAIN token in its
+// environment, as a user would) and waits until it reports the mount.
+func startDaemonArgs(t *testing.T, bin, token string, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "CBRAIN_API_TOKEN="+token, "HOME="+t.TempDir())
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
