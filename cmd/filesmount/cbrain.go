@@ -20,7 +20,9 @@ type remoteSetup struct {
 	store remote.Store
 }
 
-func cbrainTokenPath(flag string) (string, error) {
+// credentialPath is flag if given, else name in the user's filesmount
+// config directory.
+func credentialPath(flag, name string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
@@ -28,8 +30,10 @@ func cbrainTokenPath(flag string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "cbrain-token.json"), nil
+	return filepath.Join(dir, name), nil
 }
+
+func cbrainTokenPath(flag string) (string, error) { return credentialPath(flag, "cbrain-token.json") }
 
 // cbrainFromFlags finds the CBRAIN URL and token, and checks the token
 // with the portal, so that a bad token or an unreachable portal fails

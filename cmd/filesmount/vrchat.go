@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/filesmount/filesmount/internal/secretfile"
@@ -27,14 +26,7 @@ func userAgent(contact string) string {
 }
 
 func vrchatSessionPath(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	dir, err := secretfile.ConfigDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, "vrchat-session.json"), nil
+	return credentialPath(flag, "vrchat-session.json")
 }
 
 // vrchatFromFlags loads the session saved by `filesmount login vrchat`
