@@ -133,9 +133,9 @@ func TestSoak(t *testing.T) {
 
 	var (
 		reads, readErrs, writes, writeErrs, bytesVerified atomic.Int64
-		mu                                                sync.Mutex // protects written and wrong
-		written                                           []object
-		failedWrites                                      []object
+		mu                                                sync.Mutex // protects written, failedWrites and wrong
+		written                                           []soakWrite
+		failedWrites                                      []soakWrite
 		wrong                                             []string
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
@@ -171,8 +171,10 @@ func TestSoak(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewSource(seed + 100 + int64(w)))
 			for i := 0; ctx.Err() == nil; i++ {
-				data := make([]byte, 1+rng.Intn(2<<20))
-				rng.Read(data)
+				// Remember how to make the content, not the content: a long
+				// soak writes gigabytes, which the test must not hold.
+				rec := soakWrite{seed: rng.Int63(), size: 1 + rng.Intn(2<<20)}
+				data := rec.data()
 				var rel string
 				if rng.Intn(2) == 0 {
 					rel = fmt.Sprintf("cbrain/MainStore/soak-%d-%d.bin", w, i)
@@ -185,18 +187,20 @@ func TestSoak(t *testing.T) {
 				}
 				err := os.WriteFile(filepath.Join(m.mnt, strings.Replace(rel, "/1.bin", "/data.bin", 1)), data, 0o644)
 				writes.Add(1)
+				rec.path = rel
 				mu.Lock()
 				if err != nil {
 					writeErrs.Add(1)
-					failedWrites = append(failedWrites, object{rel, data})
+					failedWrites = append(failedWrites, rec)
 				} else {
-					written = append(written, object{rel, data})
+					written = append(written, rec)
 				}
 				mu.Unlock()
 			}
 		}(w)
 	}
 	wg.Wait()
+	maxRSS := peakRSS() // the verification below reads files into the test's memory
 	stats := inj.Stats()
 	injected := inj.Total()
 	inj.Reset() // verify with a healthy remote
@@ -205,22 +209,21 @@ func TestSoak(t *testing.T) {
 		t.Error(s)
 	}
 	lost := 0
-	for _, o := range written {
-		got := refreshedRead(filepath.Join(m.mnt, o.path))
-		if !bytes.Equal(got, o.data) {
+	for _, w := range written {
+		got, want := refreshedRead(filepath.Join(m.mnt, w.path)), w.data()
+		if !bytes.Equal(got, want) {
 			lost++
-			t.Errorf("write %s reported success but the remote has %d bytes (want %d)", o.path, len(got), len(o.data))
+			t.Errorf("write %s reported success but the remote has %d bytes (want %d)", w.path, len(got), len(want))
 		}
-		bytesVerified.Add(int64(len(o.data)))
+		bytesVerified.Add(int64(len(want)))
 	}
 	for _, o := range failedWrites {
-		if !inRecoveryExact(filepath.Join(m.cacheDir, "recovery"), o.data) {
+		if !inRecoveryExact(filepath.Join(m.cacheDir, "recovery"), o.data()) {
 			lost++
 			t.Errorf("write %s failed at close but its data is not in the recovery folder", o.path)
 		}
 	}
 	time.Sleep(500 * time.Millisecond) // let released handles and idle connections settle
-	maxRSS := peakRSS()
 	if fds := openFDs(); fds > baseFDs+2 {
 		t.Errorf("file descriptors: %d before, %d after: a leak: %v", baseFDs, fds, fdTargets())
 	}
@@ -306,4 +309,18 @@ func fdTargets() []string {
 		}
 	}
 	return out
+}
+
+// soakWrite is one file written during the soak, by the recipe of its
+// content.
+type soakWrite struct {
+	path string
+	seed int64
+	size int
+}
+
+func (w soakWrite) data() []byte {
+	b := make([]byte, w.size)
+	rand.New(rand.NewSource(w.seed)).Read(b)
+	return b
 }
