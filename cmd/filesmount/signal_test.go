@@ -56,22 +56,7 @@ func (l *lockedBuffer) String() string {
 
 func startDemo(t *testing.T, bin, mnt string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
-	cmd := exec.Command(bin, "demo", "--cache-dir", t.TempDir(), mnt)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "mounted") {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("demo did not mount within 30 s:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return cmd, out
+	return startDaemonArgs(t, bin, "", "demo", "--cache-dir", t.TempDir(), mnt)
 }
 
 // TestSignalsAndStaleMount: SIGKILL leaves a stale mount ("transport

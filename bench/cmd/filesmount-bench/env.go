@@ -362,24 +362,21 @@ func (b *bench) close() {
 
 // ---- emulator helpers ----
 
-type cbSnap struct {
+// snap is an emulator's counters at one moment: content bytes served,
+// requests, and requests per route.
+type snap struct {
 	bytes, reqs int64
 	routes      map[string]int64
 }
 
-func (b *bench) cbSnap() cbSnap {
+func (b *bench) cbSnap() snap {
 	s := b.cb.Stats()
-	return cbSnap{s.ContentBytes, s.Requests, s.ByRoute}
+	return snap{s.ContentBytes, s.Requests, s.ByRoute}
 }
 
-type vrSnap struct {
-	bytes, reqs int64
-	routes      map[string]int64
-}
-
-func (b *bench) vrSnap() vrSnap {
+func (b *bench) vrSnap() snap {
 	s := b.vr.Stats()
-	return vrSnap{s.DownloadBytes, s.Requests, s.ByRoute}
+	return snap{s.DownloadBytes, s.Requests, s.ByRoute}
 }
 
 func routeDiff(after, before map[string]int64) map[string]int64 {

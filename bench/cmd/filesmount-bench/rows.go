@@ -147,6 +147,35 @@ func (b *bench) curlCBRAIN(id int) (time.Duration, error) {
 	return d, err
 }
 
+// readResult is one whole read of a file through the mount, with what it
+// cost the daemon and the emulator.
+type readResult struct {
+	mbps, fetched, cpu, rss float64 // throughput, bytes fetched per byte read, daemon CPU s, daemon peak RSS
+	before, after           snap
+}
+
+// coldRead reads path whole (it must be b.c.size bytes) while watching the
+// daemon's CPU and memory and the emulator's counters (snapshot).
+func (b *bench) coldRead(path string, snapshot func() snap) (readResult, error) {
+	var r readResult
+	r.before = snapshot()
+	w := watchRSS(b.daemon.pid())
+	c0 := cpuSeconds(b.daemon.pid())
+	n, d, err := readAll(path)
+	r.cpu = cpuSeconds(b.daemon.pid()) - c0
+	r.rss = float64(w.end())
+	if err != nil {
+		return r, err
+	}
+	if n != b.c.size {
+		return r, fmt.Errorf("read %d bytes of %s, want %d", n, path, b.c.size)
+	}
+	r.after = snapshot()
+	r.mbps = mbps(n, d)
+	r.fetched = float64(r.after.bytes-r.before.bytes) / float64(n)
+	return r, nil
+}
+
 func (b *bench) row1(rss map[string][]float64) error {
 	var mount, curl, fetched, cpu, reqs []float64
 	for i := 1; i <= b.c.reps; i++ {
@@ -163,23 +192,14 @@ func (b *bench) row1(rss map[string][]float64) error {
 			return err
 		}
 		curl = append(curl, mbps(b.c.size, d))
-		s0 := b.vrSnap()
-		w := watchRSS(b.daemon.pid())
-		c0 := cpuSeconds(b.daemon.pid())
-		n, d, err := readAll(path)
-		cpu = append(cpu, cpuSeconds(b.daemon.pid())-c0)
-		rss["1"] = append(rss["1"], float64(w.end()))
+		r, err := b.coldRead(path, b.vrSnap)
 		if err != nil {
 			return err
 		}
-		if n != b.c.size {
-			return fmt.Errorf("read %d bytes of %s, want %d", n, path, b.c.size)
-		}
-		s1 := b.vrSnap()
-		mount = append(mount, mbps(n, d))
-		fetched = append(fetched, float64(s1.bytes-s0.bytes)/float64(n))
-		reqs = append(reqs, float64(s1.routes["GET s3"]-s0.routes["GET s3"]))
-		logf("  VRChat %s: mount %.0f MB/s, curl %.0f MB/s, %.3f B fetched/B, routes %v, daemon CPU %.2f s", path, mbps(n, d), curl[len(curl)-1], fetched[len(fetched)-1], routeDiff(s1.routes, s0.routes), cpu[len(cpu)-1])
+		mount, fetched, cpu = append(mount, r.mbps), append(fetched, r.fetched), append(cpu, r.cpu)
+		rss["1"] = append(rss["1"], r.rss)
+		reqs = append(reqs, float64(r.after.routes["GET s3"]-r.before.routes["GET s3"]))
+		logf("  VRChat %s: mount %.0f MB/s, curl %.0f MB/s, %.3f B fetched/B, routes %v, daemon CPU %.2f s", path, r.mbps, curl[len(curl)-1], r.fetched, routeDiff(r.after.routes, r.before.routes), r.cpu)
 	}
 	r := b.rep.add(&Result{Row: "1", Label: "VRChat " + human(b.c.size) + " cold seq read (Range path)", Unit: "MB/s", Samples: mount,
 		Baseline: "curl", BaselineSamples: curl, CheckedUnit: "x curl", Target: ">= 0.8", compare: "ratio",
@@ -206,22 +226,13 @@ func (b *bench) row2(rss map[string][]float64) error {
 			return err
 		}
 		curl = append(curl, mbps(b.c.size, d))
-		s0 := b.cbSnap()
-		w := watchRSS(b.daemon.pid())
-		c0 := cpuSeconds(b.daemon.pid())
-		n, d, err := readAll(path)
-		cpu = append(cpu, cpuSeconds(b.daemon.pid())-c0)
-		rss["2"] = append(rss["2"], float64(w.end()))
+		r, err := b.coldRead(path, b.cbSnap)
 		if err != nil {
 			return err
 		}
-		if n != b.c.size {
-			return fmt.Errorf("read %d bytes of %s, want %d", n, path, b.c.size)
-		}
-		s1 := b.cbSnap()
-		mount = append(mount, mbps(n, d))
-		fetched = append(fetched, float64(s1.bytes-s0.bytes)/float64(n))
-		logf("  CBRAIN %s: mount %.0f MB/s, curl %.0f MB/s, %.3f B fetched/B, routes %v, daemon CPU %.2f s", path, mbps(n, d), curl[len(curl)-1], fetched[len(fetched)-1], routeDiff(s1.routes, s0.routes), cpu[len(cpu)-1])
+		mount, fetched, cpu = append(mount, r.mbps), append(fetched, r.fetched), append(cpu, r.cpu)
+		rss["2"] = append(rss["2"], r.rss)
+		logf("  CBRAIN %s: mount %.0f MB/s, curl %.0f MB/s, %.3f B fetched/B, routes %v, daemon CPU %.2f s", path, r.mbps, curl[len(curl)-1], r.fetched, routeDiff(r.after.routes, r.before.routes), r.cpu)
 	}
 	b.rep.add(&Result{Row: "2", Label: "CBRAIN " + human(b.c.size) + " cold seq read (no-Range path)", Unit: "MB/s", Samples: mount,
 		Baseline: "curl", BaselineSamples: curl, CheckedUnit: "x curl", Target: ">= 0.8", compare: "ratio",
