@@ -1,4 +1,4 @@
-//go:build !race
+//go:build linux && !race
 
 // The race detector multiplies memory use, so this budget test runs in
 // the plain `go test` pass of `make test`.

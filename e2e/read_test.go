@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 import (
@@ -11,7 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
 )
@@ -249,5 +254,28 @@ func TestReadOnlyMountRefusesWrites(t *testing.T) {
 		if err == nil || !strings.Contains(out, "Read-only file system") {
 			t.Errorf("%v: %v %q, want EROFS", args, err, out)
 		}
+	}
+}
+
+// TestKernelReadAheadRaised checks that the mount asks the kernel for
+// 1 MiB read-ahead: the kernel offers FUSE 128 KiB at INIT, which made
+// every sequential read a round trip per 128 KiB (a third of the
+// throughput from the daemon's cache, see bench row 3).
+func TestKernelReadAheadRaised(t *testing.T) {
+	_, m, _ := mountMem(t)
+	if os.Geteuid() != 0 {
+		t.Skip("raising read_ahead_kb needs root")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(m.mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	bdi := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	raw, err := os.ReadFile(bdi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(raw)); got != "1024" {
+		t.Errorf("%s = %s KiB, want 1024", bdi, got)
 	}
 }

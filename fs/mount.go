@@ -27,6 +27,10 @@ type MountConfig struct {
 	Logger *log.Logger
 }
 
+// maxReadAhead is the largest read request the kernel sends (its
+// max_pages follows MaxWrite) and the read-ahead asked of it.
+const maxReadAhead = 1 << 20
+
 // Mount mounts root at dir and returns once the kernel has accepted it.
 // As root it calls mount(2) directly; otherwise it falls back to the
 // fusermount3 helper.
@@ -55,7 +59,7 @@ func Mount(dir string, root fusefs.InodeEmbedder, cfg MountConfig) (*fuse.Server
 			Debug:         cfg.Debug,
 			Options:       cfg.Options,
 			MaxWrite:      1 << 20,
-			MaxReadAhead:  1 << 20,
+			MaxReadAhead:  maxReadAhead,
 			MaxBackground: 64,
 			// ls -l asks for xattrs of every entry and the kernel does
 			// not cache "none": a round trip each. We have none to offer.
@@ -70,6 +74,11 @@ func Mount(dir string, root fusefs.InodeEmbedder, cfg MountConfig) (*fuse.Server
 	server, err := fusefs.Mount(dir, root, opts)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	if os.Geteuid() == 0 {
+		if err := raiseReadAhead(dir, maxReadAhead>>10); err != nil && cfg.Logger != nil {
+			cfg.Logger.Printf("mount %s: could not raise the kernel's read-ahead to %d KiB (sequential reads stay 128 KiB requests): %v", dir, maxReadAhead>>10, err)
+		}
 	}
 	return server, nil
 }

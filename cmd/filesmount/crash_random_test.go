@@ -64,7 +64,7 @@ func TestRandomKillsNeverLoseOrDuplicateUploads(t *testing.T) {
 	os.Mkdir(mnt, 0o755)
 	t.Cleanup(func() {
 		if isMounted(mnt) {
-			syscall.Unmount(mnt, syscall.MNT_DETACH)
+			detachMount(mnt)
 		}
 	})
 	start := func() (*exec.Cmd, *lockedBuffer) {

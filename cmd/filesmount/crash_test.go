@@ -62,7 +62,7 @@ func TestKilledDaemonUploadCompletesAfterRestart(t *testing.T) {
 	os.Mkdir(mnt, 0o755)
 	t.Cleanup(func() {
 		if isMounted(mnt) {
-			syscall.Unmount(mnt, syscall.MNT_DETACH)
+			detachMount(mnt)
 		}
 	})
 	data := bytes.Repeat([]byte("must not be lost\n"), 5000)

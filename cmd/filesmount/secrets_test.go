@@ -271,7 +271,7 @@ func startAndWait(t *testing.T, cmd *exec.Cmd, dir string, l *secretLog) *locked
 	}
 	t.Cleanup(func() {
 		if isMounted(dir) {
-			syscall.Unmount(dir, syscall.MNT_DETACH)
+			detachMount(dir)
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)

@@ -68,7 +68,7 @@ func TestSignalsAndStaleMount(t *testing.T) {
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	t.Cleanup(func() {
 		if isMounted(mnt) {
-			syscall.Unmount(mnt, syscall.MNT_DETACH)
+			detachMount(mnt)
 		}
 	})
 

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command filesmount-bench measures filesmount (bin/filesmount, run as a
 // separate process) against the loopback CBRAIN and VRChat emulators that
 // it runs itself, compares it with curl on the same URLs, with a tmpfs copy
