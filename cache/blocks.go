@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/filesmount/filesmount/remote"
 )
@@ -33,6 +34,40 @@ type blockFetch struct {
 	err  error
 
 	forgotten bool // protected by Cache.mu: Forget ran meanwhile, so don't cache the result
+
+	// A reader that needs only the start of the block (the first read of
+	// a file asks for a few KiB) is served as soon as those bytes are in,
+	// not when the whole block is.
+	mu     sync.Mutex    // protects buf, filled and grew
+	buf    []byte        // the block's buffer while it arrives; buf[:filled] never changes again
+	filled int           // bytes of buf received
+	grew   chan struct{} // closed (and replaced) when filled grows; nil until a reader waits
+}
+
+// arrived records that the first n bytes of buf are in and wakes the
+// readers waiting for part of the block.
+func (f *blockFetch) arrived(buf []byte, n int) {
+	f.mu.Lock()
+	f.buf, f.filled = buf, n
+	if f.grew != nil {
+		close(f.grew)
+		f.grew = nil
+	}
+	f.mu.Unlock()
+}
+
+// prefix returns the block's first bytes if at least need have arrived,
+// or else a channel closed when more arrive.
+func (f *blockFetch) prefix(need int) ([]byte, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.filled >= need && f.filled > 0 {
+		return f.buf[:f.filled:f.filled], nil
+	}
+	if f.grew == nil {
+		f.grew = make(chan struct{})
+	}
+	return nil, f.grew
 }
 
 // blockWait is one block a read needs: cached data, or a fetch to wait for.
@@ -41,22 +76,30 @@ type blockWait struct {
 	f    *blockFetch
 }
 
-// wait returns the block, or ctx.Err() if the caller gives up first. The
+// wait returns the block, or at least its first need bytes while the
+// rest is still arriving, or ctx.Err() if the caller gives up first. The
 // fetch itself is not affected by ctx.
-func (w blockWait) wait(ctx context.Context) ([]byte, error) {
+func (w blockWait) wait(ctx context.Context, need int) ([]byte, error) {
 	if w.f == nil {
 		return w.data, nil
 	}
-	select {
-	case <-w.f.done:
-		return w.f.data, w.f.err
-	default:
-	}
-	select {
-	case <-w.f.done:
-		return w.f.data, w.f.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		select {
+		case <-w.f.done:
+			return w.f.data, w.f.err
+		default:
+		}
+		data, grew := w.f.prefix(need)
+		if data != nil {
+			return data, nil
+		}
+		select {
+		case <-w.f.done:
+			return w.f.data, w.f.err
+		case <-grew:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
@@ -153,11 +196,13 @@ func (s *Store) readBlocks(ctx context.Context, e remote.Entry, p []byte, off in
 
 	n := 0
 	for i, w := range waits {
-		data, err := w.wait(ctx)
+		start := (first + int64(i)) * bs
+		// A prefix covering the bytes wanted from this block is enough:
+		// it is then no shorter than the read, so not taken for the end.
+		data, err := w.wait(ctx, int(min(end, start+bs)-start))
 		if err != nil {
 			return n, err
 		}
-		start := (first + int64(i)) * bs
 		lo := max(off, start) - start
 		if lo >= int64(len(data)) {
 			return n, io.EOF // only when the size was unknown
@@ -282,7 +327,7 @@ func (s *Store) readRun(e remote.Entry, r run, body *remote.Body, off int64) (in
 			continue
 		}
 		buf := make([]byte, want)
-		n, err := io.ReadFull(body, buf)
+		n, err := readBlock(body, buf, f)
 		c.n.bytesFetched.Add(int64(n))
 		switch {
 		case err == nil:
@@ -300,6 +345,26 @@ func (s *Store) readRun(e remote.Entry, r run, body *remote.Body, off int64) (in
 		}
 	}
 	return len(r.fetches), nil
+}
+
+// readBlock is io.ReadFull of buf from body that publishes each arrival
+// to f's partial readers.
+func readBlock(body io.Reader, buf []byte, f *blockFetch) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := body.Read(buf[n:])
+		if m > 0 {
+			n += m
+			f.arrived(buf, n)
+		}
+		switch {
+		case err == io.EOF && n > 0 && n < len(buf):
+			return n, io.ErrUnexpectedEOF
+		case err != nil && n < len(buf):
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // checkSize returns the object's size as far as it is known, or an error

@@ -417,3 +417,48 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// The first read of a file asks for a few KiB: it is answered as soon as
+// those bytes have arrived, not once the whole block has, and a read
+// further into the block waits for its own bytes.
+func TestReadServedFromPartOfArrivingBlock(t *testing.T) {
+	const bs = 256 * KiB
+	c := newTestCache(t, Options{BlockSize: bs})
+	fake := newFakeStore("fake", true)
+	tr := newTrickle()
+	fake.trickle = tr
+	s := c.Wrap(fake)
+	e := fake.add("obj", 4*bs)
+	tr.allow(16 * KiB)
+
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		checkRead(t, s, e, 0, 4*KiB)
+	}()
+	select {
+	case <-first:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a 4 KiB read waited for more than the 16 KiB that had arrived")
+	}
+
+	deeper := make(chan struct{})
+	go func() {
+		defer close(deeper)
+		checkRead(t, s, e, 100*KiB, 8*KiB)
+	}()
+	select {
+	case <-deeper:
+		t.Fatal("a read of bytes 100-108 KiB returned while only 16 KiB had arrived")
+	case <-time.After(100 * time.Millisecond):
+	}
+	tr.allow(e.Size)
+	select {
+	case <-deeper:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the deeper read never returned")
+	}
+	if n := fake.opensCovering(0); n != 1 {
+		t.Errorf("%d requests covered block 0, want 1", n)
+	}
+}
