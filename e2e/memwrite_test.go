@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -217,5 +218,31 @@ func TestEditorSaveAndConcurrentWriters(t *testing.T) {
 	run(t, "rm", filepath.Join(dir, "w0.bin"))
 	if _, ok := mem.Content("w0.bin"); ok {
 		t.Error("rm did not remove the remote file")
+	}
+}
+
+// Write-only opens use direct I/O (the kernel hands each write(2) to the
+// daemon without first copying it into its page cache). Appends, in-place
+// overwrites and a reader that had the old content cached must all still
+// see exactly what was written.
+func TestWriteOnlyOpensAppendOverwriteAndReadBack(t *testing.T) {
+	mem, _, dir := mountMem(t)
+	f := filepath.Join(dir, "log.txt")
+	run(t, "sh", "-c", fmt.Sprintf("echo one > '%s' && echo two >> '%s' && echo three >> '%s'", f, f, f))
+	if got := run(t, "cat", f); got != "one\ntwo\nthree\n" {
+		t.Fatalf("after appends: %q", got)
+	}
+	// The kernel now caches the file's pages; overwrite two bytes in place
+	// (O_WRONLY without O_TRUNC) and read again.
+	cmd := exec.Command("dd", "of="+f, "bs=1", "seek=1", "conv=notrunc", "status=none")
+	cmd.Stdin = strings.NewReader("NE")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dd: %v\n%s", err, out)
+	}
+	if got := run(t, "cat", f); got != "oNE\ntwo\nthree\n" {
+		t.Fatalf("after the in-place overwrite: %q", got)
+	}
+	if got, ok := mem.Content("log.txt"); !ok || string(got) != "oNE\ntwo\nthree\n" {
+		t.Fatalf("remote has %q (found: %v)", got, ok)
 	}
 }

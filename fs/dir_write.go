@@ -119,7 +119,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	d.addPending(name, n)
 	ch := d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inodeNumber(d.backend.Store.Name(), "local/"+st.id)})
 	n.fillAttr(&out.Attr)
-	return ch, &writeHandle{node: n, st: st}, 0, 0
+	return ch, &writeHandle{node: n, st: st}, writeOpenFlags(flags), 0
 }
 
 // Mkdir creates a directory through the remote; a remote that creates

@@ -64,6 +64,11 @@ func Mount(dir string, root fusefs.InodeEmbedder, cfg MountConfig) (*fuse.Server
 			// ls -l asks for xattrs of every entry and the kernel does
 			// not cache "none": a round trip each. We have none to offer.
 			DisableXAttrs: true,
+			// Every read answers from memory (ReadResultData), never from
+			// a file descriptor, so splicing can only cost: go-fuse would
+			// still stage each reply's header in a pipe, and replies of
+			// 1 MiB do not fit the default pipe-max-size, which it logs.
+			DisableSplice: true,
 			DirectMount:   os.Geteuid() == 0,
 		},
 	}

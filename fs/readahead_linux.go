@@ -1,24 +1,78 @@
 package fs
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
-
-	"golang.org/x/sys/unix"
+	"strings"
 )
 
 // raiseReadAhead sets the kernel's read-ahead for the mount at dir to kb
 // KiB. The kernel offers FUSE only its default (128 KiB) at INIT and a
 // daemon may not ask for more there, so sequential reads arrive as
 // 128 KiB requests: one round trip through the daemon per 128 KiB. The
-// backing device's read_ahead_kb in sysfs can be raised afterwards (root
+// mount's bdi read_ahead_kb in sysfs can be raised afterwards (root
 // only); the kernel then sends reads of up to max_pages (1 MiB).
 func raiseReadAhead(dir string, kb int) error {
-	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
+	dev, err := mountDevice(dir)
+	if err != nil {
 		return err
 	}
-	path := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
-	return os.WriteFile(path, []byte(strconv.Itoa(kb)), 0)
+	return os.WriteFile("/sys/class/bdi/"+dev+"/read_ahead_kb", []byte(strconv.Itoa(kb)), 0)
+}
+
+// mountDevice returns the "major:minor" of the mount at dir from
+// /proc/self/mountinfo. It does not stat dir: that would be a request to
+// this very mount and would leave its root's attributes in the kernel's
+// cache.
+func mountDevice(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	dev := ""
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		// ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ...; the last match is
+		// the mount on top.
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && unescapeMountinfo(fields[4]) == abs {
+			dev = fields[2]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	if dev == "" {
+		return "", fmt.Errorf("%s is not in /proc/self/mountinfo", abs)
+	}
+	return dev, nil
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for a space...) of
+// mountinfo paths.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

@@ -67,9 +67,7 @@ func (n *fileNode) openForWrite(ctx context.Context, flags uint32) (fusefs.FileH
 			return nil, 0, toErrno(n.fsys.opts.Logger, "truncate", n.path(), err)
 		}
 	}
-	// Direct I/O would break mmap; the kernel must simply not keep pages
-	// of the remote version, which a fresh open (no KEEP_CACHE) ensures.
-	return &writeHandle{node: n, st: st}, 0, 0
+	return &writeHandle{node: n, st: st}, writeOpenFlags(flags), 0
 }
 
 // stage creates the staged copy of remote content e (empty if truncate).
@@ -290,4 +288,19 @@ func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.S
 		}
 	}
 	return n.Getattr(ctx, fh, out)
+}
+
+// writeOpenFlags chooses how the kernel passes a write handle's data.
+// A write-only open (cp, rsync, shell redirections) gets direct I/O: each
+// write(2) reaches the daemon straight from the writer's buffer, without
+// first being copied into the kernel's page cache, a copy that cost as
+// much as the rest of the write path. It cannot break mmap, which needs
+// a readable descriptor. Other opens keep the page cache (mmap works),
+// and do not keep pages of the remote version, since a fresh open has no
+// KEEP_CACHE.
+func writeOpenFlags(flags uint32) uint32 {
+	if flags&syscall.O_ACCMODE == syscall.O_WRONLY {
+		return fuse.FOPEN_DIRECT_IO
+	}
+	return 0
 }
