@@ -133,7 +133,7 @@ func (u *versionUpload) signatureMD5() (string, error) {
 		os.Remove(f.Name()) // the descriptor is enough; nothing left after a crash
 		u.sigFile, w = f, io.MultiWriter(h, f)
 	}
-	if _, err := io.CopyBuffer(w, io.NewSectionReader(u.sig, 0, u.sig.Size()), make([]byte, 1<<20)); err != nil {
+	if _, err := u.sig.WriteTo(w); err != nil {
 		u.close()
 		u.sigFile = nil
 		return "", fmt.Errorf("vrchat: computing the signature: %w", err)
