@@ -4,7 +4,6 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,11 +23,7 @@ type staged struct {
 	opens   int        // handles using file
 	dirty   bool       // changed since the last successful upload (or never uploaded)
 	removed bool       // uploaded or handed back: no further writes
-	// seq hashes the content while it is written strictly in order (cp,
-	// rsync, most programs), so that the upload needs no second pass over
-	// the file for its MD5. Any other write turns it off.
-	seq    hash.Hash
-	seqLen int64 // bytes hashed; valid while seq != nil
+	seq     *seqHash   // the MD5 of content written in order
 }
 
 // stagingDirs are the daemon's private folders under --cache-dir.
@@ -62,7 +57,7 @@ func (d stagingDirs) newStaged() (*staged, error) {
 		return nil, fmt.Errorf("staging: %w", err)
 	}
 	base := filepath.Base(f.Name())
-	return &staged{path: f.Name(), id: base[:len(base)-len(".data")], file: f, dirty: true, seq: md5.New()}, nil
+	return &staged{path: f.Name(), id: base[:len(base)-len(".data")], file: f, dirty: true, seq: newSeqHash(f.Name())}, nil
 }
 
 // errStagedGone: the staged copy was settled (uploaded and dropped)
@@ -106,13 +101,10 @@ func (s *staged) writeAt(p []byte, off int64) (int, error) {
 	}
 	s.dirty = true
 	n, err := s.file.WriteAt(p, off)
-	if s.seq != nil {
-		if off == s.seqLen && err == nil {
-			s.seq.Write(p[:n])
-			s.seqLen += int64(n)
-		} else {
-			s.seq = nil
-		}
+	if err != nil {
+		s.seq.stop()
+	} else {
+		s.seq.wrote(off, int64(n))
 	}
 	return n, err
 }
@@ -134,21 +126,14 @@ func (s *staged) truncate(size int64) error {
 		return os.ErrClosed
 	}
 	s.dirty = true
-	switch {
-	case size == 0:
-		s.seq, s.seqLen = md5.New(), 0
-	case s.seq != nil && size != s.seqLen:
-		s.seq = nil
-	}
+	s.seq.truncated(size)
 	return os.Truncate(s.path, size)
 }
 
 // forgetSequence turns off the running hash: the content was written
 // some other way (copied from the remote).
 func (s *staged) forgetSequence() {
-	s.mu.Lock()
-	s.seq = nil
-	s.mu.Unlock()
+	s.seq.stop()
 }
 
 func (s *staged) size() int64 {
@@ -159,31 +144,36 @@ func (s *staged) size() int64 {
 	return fi.Size()
 }
 
-// snapshot returns the content to upload, with its size and MD5, and
-// clears dirty: writes that arrive during the upload set it again.
-func (s *staged) snapshot() (*os.File, int64, []byte, error) {
+// snapshot returns the content to upload with its size and a function
+// that returns its MD5, and clears dirty: writes that arrive during the
+// upload set it again. The MD5 of content written in order comes from
+// the background hasher, which may still be catching up: only a Writer
+// that needs the digest waits for it (a new CBRAIN upload does not).
+func (s *staged) snapshot() (*os.File, int64, func() ([]byte, error), error) {
 	s.mu.Lock()
 	s.dirty = false
-	var sum []byte
-	seqLen := s.seqLen
-	if s.seq != nil {
-		sum = s.seq.Sum(nil)
-	}
 	s.mu.Unlock()
 	f, err := os.Open(s.path)
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	if fi, err := f.Stat(); err == nil && sum != nil && fi.Size() == seqLen {
-		return f, seqLen, sum, nil // hashed while written
-	}
-	h := md5.New()
-	n, err := io.Copy(h, f)
+	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, 0, nil, err
 	}
-	return f, n, h.Sum(nil), nil
+	size := fi.Size()
+	digest := sync.OnceValues(func() ([]byte, error) {
+		if sum, n, inOrder := s.seq.sum(); inOrder && n == size {
+			return sum, nil // hashed while written
+		}
+		h := md5.New()
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+			return nil, fmt.Errorf("hashing the staged data: %w", err)
+		}
+		return h.Sum(nil), nil
+	})
+	return f, size, digest, nil
 }
 
 func (s *staged) isDirty() bool {

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"crypto/md5"
 	"os"
 	"testing"
@@ -41,6 +42,23 @@ func TestStagedMD5(t *testing.T) {
 			st.writeAt([]byte("new"), 0)
 			return []byte("new")
 		},
+		// More than the hasher reads at a time, so that it is still
+		// catching up while later writes arrive.
+		"sequential, many chunks": func(st *staged) []byte {
+			var all []byte
+			for i := range 50 {
+				p := bytes.Repeat([]byte{byte(i)}, 64<<10+i)
+				st.writeAt(p, int64(len(all)))
+				all = append(all, p...)
+			}
+			return all
+		},
+		"truncated to zero while hashing, then rewritten": func(st *staged) []byte {
+			st.writeAt(bytes.Repeat([]byte("x"), 3<<20), 0)
+			st.truncate(0)
+			st.writeAt([]byte("fresh"), 0)
+			return []byte("fresh")
+		},
 		"copied, then appended": func(st *staged) []byte {
 			st.file.WriteAt([]byte("remote "), 0)
 			st.forgetSequence()
@@ -56,11 +74,15 @@ func TestStagedMD5(t *testing.T) {
 			}
 			defer os.Remove(st.path)
 			want := write(st)
-			f, size, sum, err := st.snapshot()
+			f, size, digest, err := st.snapshot()
 			if err != nil {
 				t.Fatal(err)
 			}
+			sum, err := digest()
 			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got := md5.Sum(want); size != int64(len(want)) || string(sum) != string(got[:]) {
 				t.Errorf("size %d, md5 %x; want %d, %x", size, sum, len(want), got)
 			}

@@ -63,7 +63,7 @@ func (f *filesys) upload(ctx context.Context, b Backend, dir remote.Entry, path,
 	if !ok {
 		return remote.Entry{}, fmt.Errorf("%s does not accept writes: %w", b.Store.Name(), remote.ErrReadOnly)
 	}
-	data, size, sum, err := st.snapshot()
+	data, size, digest, err := st.snapshot()
 	if err != nil {
 		return remote.Entry{}, fmt.Errorf("reading staged data of %s: %w", path, err)
 	}
@@ -77,7 +77,7 @@ func (f *filesys) upload(ctx context.Context, b Backend, dir remote.Entry, path,
 	defer f.uploads.done(st.id)
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), uploadTimeout)
 	defer cancel()
-	e, err := w.Upload(uctx, dir, name, remote.Source{ReaderAt: data, Size: size, MD5: sum}, old)
+	e, err := w.Upload(uctx, dir, name, remote.Source{ReaderAt: data, Size: size, MD5: digest}, old)
 	if err != nil {
 		kept, herr := f.handBack(st.path, path)
 		if herr != nil {

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"crypto/md5"
 	"io"
 )
 
@@ -11,7 +12,35 @@ import (
 type Source struct {
 	io.ReaderAt
 	Size int64
-	MD5  []byte // of the whole content, computed by the caller
+	// MD5 returns the digest of the whole content, or nil if the caller
+	// has none (the Writer then hashes the content itself if it needs
+	// it). It may block: the filesystem hashes staged files in the
+	// background while they are written and may still be finishing. So
+	// a Writer asks only when it needs the digest (CBRAIN only to
+	// recognise an earlier attempt of the same upload); a new upload can
+	// start meanwhile.
+	MD5 func() ([]byte, error)
+}
+
+// KnownMD5 is Source.MD5 for a digest computed beforehand.
+func KnownMD5(sum []byte) func() ([]byte, error) {
+	return func() ([]byte, error) { return sum, nil }
+}
+
+// SourceMD5 returns src's digest, computing it from the content if the
+// caller gave none.
+func SourceMD5(src Source) ([]byte, error) {
+	if src.MD5 != nil {
+		sum, err := src.MD5()
+		if err != nil || len(sum) == md5.Size {
+			return sum, err
+		}
+	}
+	h := md5.New()
+	if _, err := io.Copy(h, io.NewSectionReader(src, 0, src.Size)); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
 }
 
 // Writer is implemented by Stores that accept changes. Its methods are

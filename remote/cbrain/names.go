@@ -115,8 +115,8 @@ func tempName(name, marker, key string) string {
 
 // uploadTempName is where an overwrite stages the new content: derived
 // from the name and the content, so a retry of the same overwrite finds it.
-func uploadTempName(name string, src remote.Source) string {
-	return tempName(name, newMarker, fmt.Sprintf("%x/%d", src.MD5, src.Size))
+func uploadTempName(name string, sum []byte, size int64) string {
+	return tempName(name, newMarker, fmt.Sprintf("%x/%d", sum, size))
 }
 
 // asideName is where a replacing rename parks the file being replaced.

@@ -88,7 +88,11 @@ func (s *Store) overwrite(ctx context.Context, me Identity, dpID int64, name str
 			return remote.Entry{}, fmt.Errorf("cbrain: cannot replace %q (userfile %d): it is marked immutable: %w", name, oldID, remote.ErrReadOnly)
 		}
 	}
-	tmp := uploadTempName(name, src)
+	sum, err := remote.SourceMD5(src)
+	if err != nil {
+		return remote.Entry{}, fmt.Errorf("cbrain: replace %q: reading the new content: %w", name, err)
+	}
+	tmp := uploadTempName(name, sum, src.Size)
 	existing, err := s.c.findOwned(ctx, me, dpID, tmp)
 	if err != nil {
 		return remote.Entry{}, err
@@ -379,7 +383,14 @@ func (c *Client) sameContent(ctx context.Context, uf *Userfile, src remote.Sourc
 	if sizeOf(uf) != src.Size {
 		return false, nil
 	}
-	if len(src.MD5) == 0 {
+	if src.MD5 == nil {
+		return true, nil
+	}
+	want, err := src.MD5()
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("cbrain: comparing userfile %d %q with the new content: %w", uf.ID, uf.Name, err)
+	case len(want) == 0:
 		return true, nil
 	}
 	body, err := c.getContent(ctx, contentRequest{userfileID: uf.ID, path: fmt.Sprintf("/userfiles/%d/content", uf.ID),
@@ -395,5 +406,5 @@ func (c *Client) sameContent(ctx context.Context, uf *Userfile, src remote.Sourc
 	if _, err := io.Copy(h, body); err != nil {
 		return false, fmt.Errorf("cbrain: reading back userfile %d %q to compare it: %w: %w", uf.ID, uf.Name, err, remote.ErrUnavailable)
 	}
-	return bytes.Equal(h.Sum(nil), src.MD5), nil
+	return bytes.Equal(h.Sum(nil), want), nil
 }

@@ -54,7 +54,7 @@ func ufEntry(id int, name string) remote.Entry {
 
 func source(b []byte) remote.Source {
 	sum := md5.Sum(b)
-	return remote.Source{ReaderAt: bytes.NewReader(b), Size: int64(len(b)), MD5: sum[:]}
+	return remote.Source{ReaderAt: bytes.NewReader(b), Size: int64(len(b)), MD5: remote.KnownMD5(sum[:])}
 }
 
 func readAll(t *testing.T, f *fixture, e remote.Entry) string {
@@ -179,7 +179,7 @@ func TestUploadLargeFileBoundedMemory(t *testing.T) {
 			}
 		}
 	}()
-	e, err := f.store.Upload(context.Background(), dpDir(f.dp), "big.bin", remote.Source{ReaderAt: src, Size: size, MD5: sum}, nil)
+	e, err := f.store.Upload(context.Background(), dpDir(f.dp), "big.bin", remote.Source{ReaderAt: src, Size: size, MD5: remote.KnownMD5(sum)}, nil)
 	close(stop)
 	wg.Wait()
 	if err != nil {

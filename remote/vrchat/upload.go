@@ -87,13 +87,9 @@ func (u *versionUpload) sigBody() io.ReaderAt {
 func (c *Client) uploadVersion(ctx context.Context, f *File, src remote.Source) (*File, int, error) {
 	u := &versionUpload{c: c, src: src, sig: NewSignature(src, src.Size)}
 	defer u.close()
-	sum := src.MD5
-	if len(sum) != md5.Size {
-		h := md5.New()
-		if _, err := io.Copy(h, io.NewSectionReader(src, 0, src.Size)); err != nil {
-			return nil, 0, fmt.Errorf("vrchat: upload to File %q: reading the data: %w", f.Name, err)
-		}
-		sum = h.Sum(nil)
+	sum, err := remote.SourceMD5(src)
+	if err != nil {
+		return nil, 0, fmt.Errorf("vrchat: upload to File %q: reading the data: %w", f.Name, err)
 	}
 	u.fileMD5 = base64.StdEncoding.EncodeToString(sum)
 

@@ -179,7 +179,11 @@ func (s *Store) newFile(ctx context.Context, dirName, name string, src remote.So
 		if err != nil {
 			return "", err
 		}
-		sum := base64.StdEncoding.EncodeToString(src.MD5)
+		raw, err := remote.SourceMD5(src)
+		if err != nil {
+			return "", fmt.Errorf("vrchat: upload %q: reading the data: %w", name, err)
+		}
+		sum := base64.StdEncoding.EncodeToString(raw)
 		for i := len(files) - 1; i >= 0; i-- {
 			f := &files[i]
 			if f.Name != dirName || f.MimeType != mime || !strings.EqualFold(f.ext(), ext) || len(f.Versions) == 0 {

@@ -62,7 +62,7 @@ func (env *writeEnv) newStore(t *testing.T, up vrchat.UploadOptions) (*vrchat.St
 
 func source(b []byte) remote.Source {
 	sum := md5.Sum(b)
-	return remote.Source{ReaderAt: bytes.NewReader(b), Size: int64(len(b)), MD5: sum[:]}
+	return remote.Source{ReaderAt: bytes.NewReader(b), Size: int64(len(b)), MD5: remote.KnownMD5(sum[:])}
 }
 
 // generated is a large source that the test does not hold in memory.
@@ -73,7 +73,13 @@ func generated(t *testing.T, seed, size int64) remote.Source {
 	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
 		t.Fatal(err)
 	}
-	return remote.Source{ReaderAt: r, Size: size, MD5: h.Sum(nil)}
+	return remote.Source{ReaderAt: r, Size: size, MD5: remote.KnownMD5(h.Sum(nil))}
+}
+
+// sumOf is the digest a test source was built with.
+func sumOf(src remote.Source) []byte {
+	sum, _ := src.MD5()
+	return sum
 }
 
 func fileDir(id string) remote.Entry { return remote.Entry{ID: "f/" + id, Name: "dir", IsDir: true} }
@@ -224,7 +230,7 @@ func TestMultipartUpload(t *testing.T) {
 		t.Errorf("routes %v", st.ByRoute)
 	}
 	got := env.readAll(t, e)
-	if sum := md5.Sum(got); !bytes.Equal(sum[:], src.MD5) {
+	if sum := md5.Sum(got); !bytes.Equal(sum[:], sumOf(src)) {
 		t.Error("read back differs")
 	}
 }
@@ -265,7 +271,7 @@ func TestMultipartSignature(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(got, want.Bytes()) {
 		t.Errorf("stored signature: HTTP %d, %d bytes, equal to librsync's: %v", resp.StatusCode, len(got), bytes.Equal(got, want.Bytes()))
 	}
-	if sum := md5.Sum(env.readAll(t, e)); !bytes.Equal(sum[:], src.MD5) {
+	if sum := md5.Sum(env.readAll(t, e)); !bytes.Equal(sum[:], sumOf(src)) {
 		t.Error("read back differs")
 	}
 }
@@ -325,7 +331,7 @@ func TestMultipartResume(t *testing.T) {
 	if f := env.file(t, id); len(f.Versions) != 2 {
 		t.Errorf("%d versions, want 2", len(f.Versions))
 	}
-	if sum := md5.Sum(env.readAll(t, e)); !bytes.Equal(sum[:], src.MD5) {
+	if sum := md5.Sum(env.readAll(t, e)); !bytes.Equal(sum[:], sumOf(src)) {
 		t.Error("read back differs")
 	}
 }
@@ -555,7 +561,7 @@ func TestLargeUploadBoundedMemory(t *testing.T) {
 	if growth > 24<<20 {
 		t.Errorf("heap grew by %d MiB during a 64 MiB upload", growth>>20)
 	}
-	if e.Size != 64<<20 || !bytes.Equal(e.MD5, src.MD5) {
+	if e.Size != 64<<20 || !bytes.Equal(e.MD5, sumOf(src)) {
 		t.Errorf("entry %+v", e)
 	}
 	if n := env.route("PUT s3 part"); n != 6 {
