@@ -81,7 +81,7 @@ func Mount(dir string, root fusefs.InodeEmbedder, cfg MountConfig) (*fuse.Server
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
 	if os.Geteuid() == 0 {
-		if err := raiseReadAhead(dir, maxReadAhead>>10); err != nil && cfg.Logger != nil {
+		if err := raiseReadAhead(dir, 1024); err != nil && cfg.Logger != nil {
 			cfg.Logger.Printf("mount %s: could not raise the kernel's read-ahead to %d KiB (sequential reads stay 128 KiB requests): %v", dir, maxReadAhead>>10, err)
 		}
 	}

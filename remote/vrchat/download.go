@@ -86,16 +86,34 @@ func (c *Client) resolve(ctx context.Context, d *downloads, key, id string, vers
 		if err != nil {
 			return "", nil, 0, fmt.Errorf("vrchat: download %s version %d: redirect without a location", id, version)
 		}
-		d.mu.Lock()
-		if d.targets == nil {
-			d.targets = map[string]target{}
-		}
-		d.targets[key] = target{url: loc.String(), resolved: time.Now()}
-		d.mu.Unlock()
+		d.remember(key, loc.String())
 		return loc.String(), nil, 0, nil
 	}
 	b, end, err := bodyOf(resp, off)
 	return "", b, end, err
+}
+
+// maxTargets bounds the remembered locations: past it, expired ones are
+// dropped, and if none has expired, all (they are only a shortcut).
+const maxTargets = 4096
+
+func (d *downloads) remember(key, url string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.targets == nil {
+		d.targets = map[string]target{}
+	}
+	if len(d.targets) >= maxTargets {
+		for k, t := range d.targets {
+			if time.Since(t.resolved) >= targetTTL {
+				delete(d.targets, k)
+			}
+		}
+		if len(d.targets) >= maxTargets {
+			clear(d.targets)
+		}
+	}
+	d.targets[key] = target{url: url, resolved: time.Now()}
 }
 
 func (d *downloads) forget(key string) {

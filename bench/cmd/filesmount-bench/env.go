@@ -39,9 +39,12 @@ type bench struct {
 	cb      *cbraintest.Server
 	cbUser  int
 	cbToken string
-	cbIDs   map[string]int // "Provider/name" -> userfile id
-	cbProv  map[string]int // provider name -> id
-	cbGroup int            // the bench user's own group
+	// cbHeaders and vrHeaders are curl header files (-H @file, mode
+	// 0600) with the credentials, which never go in a command line.
+	cbHeaders, vrHeaders string
+	cbIDs                map[string]int // "Provider/name" -> userfile id
+	cbProv               map[string]int // provider name -> id
+	cbGroup              int            // the bench user's own group
 
 	vr       *vrchattest.Server
 	vrUser   string
@@ -108,6 +111,9 @@ func (b *bench) startEmulators() error {
 	admin := b.cb.AddUser("admin", "admin-password", true)
 	b.cbUser = b.cb.AddUser("bench", "bench-password", false)
 	b.cbToken = b.cb.NewToken(b.cbUser)
+	if b.cbHeaders, err = b.headerFile("cbrain-headers", "Accept: application/json", "Authorization: Bearer "+b.cbToken); err != nil {
+		return err
+	}
 	prov := func(name string) int {
 		id := b.cb.AddProvider(name, admin, cbraintest.ProviderOptions{Description: "bench"})
 		b.cbProv[name] = id
@@ -142,6 +148,9 @@ func (b *bench) startEmulators() error {
 	b.vrUser = b.vr.AddUser("bench", "bench-password")
 	auth, twoFA := b.vr.NewSession(b.vrUser)
 	b.vrCookie = vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA}
+	if b.vrHeaders, err = b.headerFile("vrchat-headers", "Cookie: auth="+auth+"; twoFactorAuth="+twoFA); err != nil {
+		return err
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 2)
@@ -567,4 +576,11 @@ func cpuSeconds(pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100 // USER_HZ
+}
+
+// headerFile writes curl header lines to a private file in the work
+// directory and returns its path.
+func (b *bench) headerFile(name string, lines ...string) (string, error) {
+	p := filepath.Join(b.work, name)
+	return p, os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
 }

@@ -132,7 +132,7 @@ func (b *bench) curlVRChat(fileID string, v int) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	loc, err := runCmd(ctx, "curl", "-s", "-S", "-o", "/dev/null", "-w", "%{redirect_url}", "-A", userAgent,
-		"-b", "auth="+b.vrCookie.Auth+"; twoFactorAuth="+b.vrCookie.TwoFactorAuth, fmt.Sprintf("%s/file/%s/%d", b.vr.URL(), fileID, v))
+		"-H", "@"+b.vrHeaders, fmt.Sprintf("%s/file/%s/%d", b.vr.URL(), fileID, v))
 	if err != nil {
 		return 0, err
 	}
@@ -144,8 +144,8 @@ func (b *bench) curlVRChat(fileID string, v int) (time.Duration, error) {
 }
 
 func (b *bench) curlCBRAIN(id int) (time.Duration, error) {
-	d, _, err := timeCmd(5*time.Minute, "curl", "-s", "-S", "-f", "-o", "/dev/null", "-H", "Accept: application/json",
-		"-H", "Authorization: Bearer "+b.cbToken, fmt.Sprintf("%s/userfiles/%d/content", b.cb.URL(), id))
+	d, _, err := timeCmd(5*time.Minute, "curl", "-s", "-S", "-f", "-o", "/dev/null", "-H", "@"+b.cbHeaders,
+		fmt.Sprintf("%s/userfiles/%d/content", b.cb.URL(), id))
 	return d, err
 }
 
@@ -610,7 +610,7 @@ func (b *bench) row7(rss map[string][]float64) error {
 		}
 		cbCp = append(cbCp, mbps(size, d))
 		d, out, err := timeCmd(10*time.Minute, "curl", "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}",
-			"-H", "Accept: application/json", "-H", "Authorization: Bearer "+b.cbToken,
+			"-H", "@"+b.cbHeaders,
 			"-F", fmt.Sprintf("upload_file=@%s;filename=curl%d.bin", b.srcFile, i),
 			"-F", fmt.Sprintf("data_provider_id=%d", b.cbProv["BenchUpload"]), "-F", "userfile[group_id]=0",
 			b.cb.URL()+"/userfiles")
