@@ -153,6 +153,11 @@ const sigPiece = 256 << 10
 // Pieces are written in order; at most twice as many pieces as workers
 // are held in memory.
 func (s *Signature) WriteTo(w io.Writer) (int64, error) {
+	return s.writeAll(context.Background(), w)
+}
+
+// writeAll is WriteTo that stops, with ctx's error, once ctx is done.
+func (s *Signature) writeAll(parent context.Context, w io.Writer) (int64, error) {
 	total := s.Size()
 	workers := max(1, runtime.GOMAXPROCS(0))
 	type piece struct {
@@ -161,7 +166,7 @@ func (s *Signature) WriteTo(w io.Writer) (int64, error) {
 		err  error
 		done chan struct{}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	jobs := make(chan *piece)
 	order := make(chan *piece, 2*workers)
@@ -193,7 +198,8 @@ func (s *Signature) WriteTo(w io.Writer) (int64, error) {
 			select {
 			case jobs <- p:
 			case <-ctx.Done():
-				close(p.done) // never computed; the writer has stopped
+				p.err = ctx.Err() // never computed
+				close(p.done)
 				return
 			}
 		}
@@ -212,6 +218,9 @@ func (s *Signature) WriteTo(w io.Writer) (int64, error) {
 			cancel()
 			return written, err
 		}
+	}
+	if written < total { // the producer stopped early
+		return written, context.Cause(ctx)
 	}
 	return written, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/filesmount/filesmount/remote"
@@ -56,14 +57,37 @@ type versionUpload struct {
 	src     remote.Source
 	fileMD5 string     // base64
 	sig     *Signature // computed on demand from src
-	sigMD5  string     // base64, computed when first needed
+	// signatureMD5 computes the signature once (see computeSignature)
+	// and returns its base64 MD5; startSignature runs it early.
+	signatureMD5 func() (string, error)
+	stopSig      context.CancelFunc
 	// sigFile holds the signature once computed (an unlinked temporary
 	// file, about 18 MiB per GiB of data), so that uploading it does not
-	// compute it a second time; nil if it could not be created.
+	// compute it a second time; nil if it could not be created. Set by
+	// computeSignature; read only after signatureMD5 has returned.
 	sigFile *os.File
 }
 
+func newVersionUpload(c *Client, src remote.Source) *versionUpload {
+	u := &versionUpload{c: c, src: src, sig: NewSignature(src, src.Size)}
+	ctx, cancel := context.WithCancel(context.Background())
+	u.stopSig = cancel
+	u.signatureMD5 = sync.OnceValues(func() (string, error) { return u.computeSignature(ctx) })
+	return u
+}
+
+// startSignature computes the signature in the background. VRChat must
+// be told both the content's MD5 and the signature's before the upload
+// starts; the content's may still be computed by the filesystem (it
+// hashes staged files behind the writer), so computing the signature
+// meanwhile saves most of its time.
+func (u *versionUpload) startSignature() { go u.signatureMD5() }
+
+// close stops a signature still being computed (the upload failed, or
+// found its content already there) and releases its file.
 func (u *versionUpload) close() {
+	u.stopSig()
+	u.signatureMD5() // waits for a computation in progress to stop
 	if u.sigFile != nil {
 		u.sigFile.Close()
 	}
@@ -85,8 +109,9 @@ func (u *versionUpload) sigBody() io.ReaderAt {
 // errored), and accepted as the result if it already holds this content
 // (a retry after a crash or a lost answer creates no second version).
 func (c *Client) uploadVersion(ctx context.Context, f *File, src remote.Source) (*File, int, error) {
-	u := &versionUpload{c: c, src: src, sig: NewSignature(src, src.Size)}
+	u := newVersionUpload(c, src)
 	defer u.close()
+	u.startSignature()
 	sum, err := remote.SourceMD5(src)
 	if err != nil {
 		return nil, 0, fmt.Errorf("vrchat: upload to File %q: reading the data: %w", f.Name, err)
@@ -117,25 +142,26 @@ func (c *Client) uploadVersion(ctx context.Context, f *File, src remote.Source) 
 	return f, n, err
 }
 
-// signatureMD5 computes the signature once, keeping it in a temporary
+// computeSignature computes the signature, keeping it in a temporary
 // file when possible, and returns its base64 MD5.
-func (u *versionUpload) signatureMD5() (string, error) {
-	if u.sigMD5 != "" {
-		return u.sigMD5, nil
-	}
+func (u *versionUpload) computeSignature(ctx context.Context) (string, error) {
 	h := md5.New()
 	var w io.Writer = h
-	if f, err := os.CreateTemp("", "filesmount-signature-*"); err == nil {
+	f, err := os.CreateTemp("", "filesmount-signature-*")
+	if err == nil {
 		os.Remove(f.Name()) // the descriptor is enough; nothing left after a crash
-		u.sigFile, w = f, io.MultiWriter(h, f)
+		w = io.MultiWriter(h, f)
+	} else {
+		f = nil
 	}
-	if _, err := u.sig.WriteTo(w); err != nil {
-		u.close()
-		u.sigFile = nil
+	if _, err := u.sig.writeAll(ctx, w); err != nil {
+		if f != nil {
+			f.Close()
+		}
 		return "", fmt.Errorf("vrchat: computing the signature: %w", err)
 	}
-	u.sigMD5 = base64.StdEncoding.EncodeToString(h.Sum(nil))
-	return u.sigMD5, nil
+	u.sigFile = f
+	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
 }
 
 func (u *versionUpload) digests() (digests, error) {

@@ -2,6 +2,8 @@ package vrchat
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"math/rand"
 	"testing"
@@ -51,5 +53,19 @@ func TestSignatureWriteToMatchesReadAt(t *testing.T) {
 	short.piece = 4096
 	if _, err := short.WriteTo(io.Discard); err == nil {
 		t.Fatal("WriteTo of a source shorter than declared succeeded")
+	}
+}
+
+// An upload that stops early (an error, or its content found already
+// there) cancels a signature still being computed in the background.
+func TestSignatureStopsWhenCancelled(t *testing.T) {
+	src := make([]byte, 8<<20)
+	s := NewSignature(bytes.NewReader(src), int64(len(src)))
+	s.piece = 36 * 64
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	n, err := s.writeAll(ctx, io.Discard)
+	if !errors.Is(err, context.Canceled) || n == s.Size() {
+		t.Fatalf("cancelled writeAll wrote %d of %d bytes, error %v; want context.Canceled before the end", n, s.Size(), err)
 	}
 }
