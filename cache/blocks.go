@@ -326,6 +326,7 @@ func (s *Store) readRun(e remote.Entry, r run, body *remote.Body, off int64) (in
 			c.completeFetch(f, nil, nil, false)
 			continue
 		}
+		s.awaitHasher(e, index)
 		buf := make([]byte, want)
 		n, err := readBlock(body, buf, f)
 		c.n.bytesFetched.Add(int64(n))

@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
@@ -60,6 +61,9 @@ type Cache struct {
 	bgSlots chan struct{} // semaphore of background (read-ahead) fetches
 	wg      sync.WaitGroup
 	n       counters
+	// hashDelay slows the MD5 hasher down by this much per block; tests
+	// set it to make the hasher the slowest part.
+	hashDelay time.Duration
 
 	mu          sync.Mutex // protects the following
 	closed      bool

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash"
+	"time"
 
 	"github.com/filesmount/filesmount/remote"
 )
@@ -49,6 +50,10 @@ type check struct {
 	// the verdict instead of the hashing delaying every block's readers.
 	have      []bool
 	haveCount int
+
+	// advanced is closed (and replaced) whenever next grows or the
+	// hasher stops; nil until a fetch waits for it (see awaitHasher).
+	advanced chan struct{}
 
 	verified bool
 	err      error // the mismatch; reads fail with it until a read at 0
@@ -188,7 +193,7 @@ func (c *Cache) hashCached(bk blockKey, ch *check) {
 	bs := c.opts.BlockSize
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	defer func() { ch.busy = false; close(ch.idle) }()
+	defer func() { ch.busy = false; close(ch.idle); ch.wakeLocked() }()
 	for {
 		if cur, ok := c.checks.Peek(k); !ok || cur != ch {
 			return // evicted or forgotten: no verdict
@@ -206,8 +211,12 @@ func (c *Cache) hashCached(bk blockKey, ch *check) {
 		}
 		c.mu.Unlock()
 		ch.h.Write(data) // blocks are never modified once cached
+		if c.hashDelay > 0 {
+			time.Sleep(c.hashDelay)
+		}
 		c.mu.Lock()
 		ch.next += int64(len(data))
+		ch.wakeLocked()
 		if ch.next == ch.size {
 			c.concludeLocked(k, ch, ch.h.Sum(nil))
 			return
@@ -289,3 +298,58 @@ func (c *Cache) forgetChecksLocked(store, id string) {
 		}
 	}
 }
+
+// wakeLocked wakes the fetches waiting in awaitHasher; c.mu is held.
+func (ch *check) wakeLocked() {
+	if ch.advanced != nil {
+		close(ch.advanced)
+		ch.advanced = nil
+	}
+}
+
+// awaitHasher holds back the fetch of block index of e while the MD5
+// check of e is being computed more than a quarter of the cache behind
+// it. Fetches may run ahead of the hasher (read-ahead runs several at
+// once; hashing is one goroutine), and without this the blocks it has
+// not hashed yet were evicted before it got to them, which silently left
+// objects larger than the cache unchecked. It waits only while the
+// hasher can progress (the block it needs next is cached or in flight):
+// a check stalled on a block no one fetches must not hold reads up.
+func (s *Store) awaitHasher(e remote.Entry, index int64) {
+	if !wantsCheck(e) {
+		return
+	}
+	c := s.c
+	k := s.spoolKey(e)
+	bs := c.opts.BlockSize
+	maxLag := max(c.opts.MaxBytes/4, bs)
+	for {
+		c.mu.Lock()
+		ch, ok := c.checks.Peek(k)
+		if !ok || ch.h == nil || c.closed || index*bs-ch.next <= maxLag {
+			c.mu.Unlock()
+			return
+		}
+		need := s.blockKey(e, ch.next/bs)
+		if !ch.busy && c.missingLocked(need) {
+			c.mu.Unlock()
+			return // stalled: nothing will advance it
+		}
+		if ch.advanced == nil {
+			ch.advanced = make(chan struct{})
+		}
+		advanced := ch.advanced
+		c.mu.Unlock()
+		// The timer re-checks in case the awaited block's fetch failed:
+		// then nothing hashes and nothing wakes us.
+		select {
+		case <-advanced:
+		case <-time.After(hasherRecheck):
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// hasherRecheck is how often awaitHasher looks again without being woken.
+const hasherRecheck = 50 * time.Millisecond

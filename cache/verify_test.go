@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/filesmount/filesmount/remote"
 )
@@ -316,5 +317,24 @@ func TestMD5ManyReaders(t *testing.T) {
 				t.Errorf("rangeOK=%v right=%v: verified %d, mismatches %d", rangeOK, right, st.MD5Verified, st.MD5Mismatches)
 			}
 		}
+	}
+}
+
+// A sequential read of an object many times the cache's size is verified
+// even when the hasher is slower than the fetches: fetches far ahead of
+// it wait, rather than let the blocks it still needs be evicted (which
+// would silently leave the object unchecked).
+func TestMD5KeepsUpOnObjectsLargerThanTheCache(t *testing.T) {
+	const bs = 64 * KiB
+	c := newTestCache(t, Options{BlockSize: bs, MaxBytes: 16 * bs, MaxReadAhead: 4})
+	c.hashDelay = 2 * time.Millisecond // per block: the hasher is the slowest part
+	fake := newFakeStore("vrchat", true)
+	s := c.Wrap(fake)
+	e := fake.addMD5("big", 256*bs, true)
+	if _, wrong, err := readSeq(s, e, 0, 128*KiB); err != nil || wrong {
+		t.Fatalf("read = %v (wrong bytes %v)", err, wrong)
+	}
+	if st := c.Stats(); st.MD5Verified != 1 {
+		t.Fatalf("an object 16 times the cache, read in order, was not verified: %+v", st)
 	}
 }
