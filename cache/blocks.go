@@ -76,12 +76,24 @@ type blockWait struct {
 	f    *blockFetch
 }
 
+// wholeBlock is blockWait.wait's need for a block whose fetch has
+// completed, not merely whose bytes have all arrived.
+const wholeBlock = -1
+
 // wait returns the block, or at least its first need bytes while the
 // rest is still arriving, or ctx.Err() if the caller gives up first. The
 // fetch itself is not affected by ctx.
 func (w blockWait) wait(ctx context.Context, need int) ([]byte, error) {
 	if w.f == nil {
 		return w.data, nil
+	}
+	if need == wholeBlock {
+		select {
+		case <-w.f.done:
+			return w.f.data, w.f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	for {
 		select {
@@ -166,6 +178,7 @@ func (s *Store) readBlocks(ctx context.Context, e remote.Entry, p []byte, off in
 		}
 		waits[i-first] = blockWait{f: f}
 	}
+	partialOK := c.partialReadOKLocked(s.spoolKey(e), e, first, last, end)
 	// Read-ahead that directly follows a fetch the read starts anyway
 	// rides on the same request.
 	if n := len(runs); n > 0 && !ahead.empty() && runs[n-1].end() == ahead.first {
@@ -199,7 +212,11 @@ func (s *Store) readBlocks(ctx context.Context, e remote.Entry, p []byte, off in
 		start := (first + int64(i)) * bs
 		// A prefix covering the bytes wanted from this block is enough:
 		// it is then no shorter than the read, so not taken for the end.
-		data, err := w.wait(ctx, int(min(end, start+bs)-start))
+		need := int(min(end, start+bs) - start)
+		if !partialOK {
+			need = wholeBlock
+		}
+		data, err := w.wait(ctx, need)
 		if err != nil {
 			return n, err
 		}

@@ -353,3 +353,22 @@ func (s *Store) awaitHasher(e remote.Entry, index int64) {
 
 // hasherRecheck is how often awaitHasher looks again without being woken.
 const hasherRecheck = 50 * time.Millisecond
+
+// partialReadOKLocked reports whether a read of blocks first..last of e,
+// ending at end, may be answered from blocks that have only partly
+// arrived. For an object under an MD5 check, only the first read of a
+// fresh object may (the time to first byte), and only if it cannot
+// complete the object: every other read waits for its blocks to be
+// complete, so that the read which completes a corrupt object, or a
+// sequential read reaching its end, sees the verdict.
+func (c *Cache) partialReadOKLocked(k spoolKey, e remote.Entry, first, last, end int64) bool {
+	if !wantsCheck(e) {
+		return true
+	}
+	ch, ok := c.checks.Peek(k)
+	if ok {
+		return ch.verified
+	}
+	blocks := (e.Size + c.opts.BlockSize - 1) / c.opts.BlockSize
+	return end < e.Size && blocks > last-first+1
+}
