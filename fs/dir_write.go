@@ -311,6 +311,14 @@ func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd 
 	f.mu.Lock()
 	f.parent, f.name = nd, newName
 	st, uploadedAs := f.st, f.entry
+	// Hold the staged copy like a descriptor until it is uploaded under
+	// the new name. The kernel sends the release of the writer's last
+	// descriptor asynchronously: arriving now, with the new (final) name,
+	// its settle would otherwise drop the copy before this upload (rsync
+	// lost a file that way under load).
+	if st != nil && st.open() != nil {
+		st = nil // settled before the rename
+	}
 	f.entry = remote.Entry{Name: newName, ModTime: uploadedAs.ModTime}
 	if replaced != nil {
 		f.entry = *replaced // the upload replaces it
@@ -322,6 +330,7 @@ func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd 
 	}
 	st.markDirty()
 	errno := f.sync(ctx)
+	st.release()
 	if errno == 0 && uploadedAs.ID != "" {
 		if w, ok := d.fsys.writer(d.backend); ok {
 			if err := w.Remove(context.WithoutCancel(ctx), d.currentEntry(), uploadedAs); err != nil {

@@ -70,13 +70,17 @@ func TestKilledDaemonUploadCompletesAfterRestart(t *testing.T) {
 	os.WriteFile(src, data, 0o644)
 
 	daemon, _ := startDaemon(t, bin, srv.URL(), token, cacheDir, mnt)
+	polls := srv.Stats().ByRoute["GET /userfiles/:id"]
 	cp := exec.Command("cp", src, filepath.Join(mnt, "cbrain", "MainStore", "precious.txt"))
 	cp.Dir = os.TempDir()
 	if err := cp.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Wait until the daemon polls the new record: the portal has then
+	// taken the whole POST (counting the POST alone raced with sending
+	// its body) and is still processing it (UploadDelay).
 	deadline := time.Now().Add(20 * time.Second)
-	for srv.Stats().ByRoute["POST /userfiles"] == 0 {
+	for st := srv.Stats(); st.ByRoute["POST /userfiles"] == 0 || st.ByRoute["GET /userfiles/:id"] == polls; st = srv.Stats() {
 		if time.Now().After(deadline) {
 			t.Fatal("the upload never reached the portal")
 		}
