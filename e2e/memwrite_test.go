@@ -144,7 +144,7 @@ func TestFailedUploadKeepsDataAndReportsAtClose(t *testing.T) {
 }
 
 func TestTemporaryNamesUploadWhenRenamed(t *testing.T) {
-	mem, _, dir := mountMem(t)
+	mem, m, dir := mountMem(t)
 	mem.SetCheckName(func(name string) error {
 		if strings.HasPrefix(name, ".") {
 			return fmt.Errorf("names cannot start with a dot: %w", remote.ErrInvalid)
@@ -165,6 +165,7 @@ func TestTemporaryNamesUploadWhenRenamed(t *testing.T) {
 	if n := mem.Uploads(); n != 1 {
 		t.Errorf("rsync caused %d uploads, want 1", n)
 	}
+	nothingStaged(t, m)
 	// rsync over an existing file, and --inplace.
 	os.WriteFile(filepath.Join(src, "report.txt"), []byte("second version, longer"), 0o644)
 	run(t, "rsync", "-a", src+"/", dir+"/")
@@ -180,6 +181,19 @@ func TestTemporaryNamesUploadWhenRenamed(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("leftovers in the directory: %v", entries)
 	}
+	nothingStaged(t, m)
+}
+
+// nothingStaged waits until every staged copy has been uploaded and
+// dropped, with its journal record (the release that follows each close
+// arrives asynchronously).
+func nothingStaged(t *testing.T, m *mounted) {
+	t.Helper()
+	waitFor(t, "empty journal and staging", func() bool {
+		j, _ := os.ReadDir(filepath.Join(m.cacheDir, "journal"))
+		s, _ := os.ReadDir(filepath.Join(m.cacheDir, "staging"))
+		return len(j) == 0 && len(s) == 0
+	})
 }
 
 func TestEditorSaveAndConcurrentWriters(t *testing.T) {

@@ -303,6 +303,30 @@ func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd 
 	if _, errno := nd.checkName("rename", newName); errno != 0 {
 		return errno
 	}
+	// Hold the staged copy like a descriptor until it is uploaded under
+	// the new name. The kernel sends the release of the writer's last
+	// descriptor asynchronously: arriving after the rename, with the new
+	// (final) name, its settle would otherwise drop the copy before this
+	// upload (rsync lost a file that way under load).
+	f.mu.Lock()
+	st := f.st
+	if st != nil {
+		if err := st.open(); errors.Is(err, errStagedGone) {
+			st = nil // settled before the rename
+		} else if err != nil {
+			f.mu.Unlock()
+			return toErrno(d.fsys.opts.Logger, "rename", d.childPath(name), err)
+		}
+	}
+	f.mu.Unlock()
+	pinned := st
+	unpin := func() {
+		if pinned != nil {
+			pinned.release()
+			pinned = nil
+		}
+	}
+	defer unpin() // the early returns; the end unpins before settling
 	if prev, _ := nd.local(newName); prev != nil && prev != f {
 		prev.dropLocal()
 		nd.removePending(newName, prev)
@@ -310,14 +334,9 @@ func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd 
 	d.removePending(name, f)
 	f.mu.Lock()
 	f.parent, f.name = nd, newName
-	st, uploadedAs := f.st, f.entry
-	// Hold the staged copy like a descriptor until it is uploaded under
-	// the new name. The kernel sends the release of the writer's last
-	// descriptor asynchronously: arriving now, with the new (final) name,
-	// its settle would otherwise drop the copy before this upload (rsync
-	// lost a file that way under load).
-	if st != nil && st.open() != nil {
-		st = nil // settled before the rename
+	uploadedAs := f.entry
+	if f.st != st {
+		st = nil // dropped meanwhile (unlinked or replaced)
 	}
 	f.entry = remote.Entry{Name: newName, ModTime: uploadedAs.ModTime}
 	if replaced != nil {
@@ -330,7 +349,6 @@ func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd 
 	}
 	st.markDirty()
 	errno := f.sync(ctx)
-	st.release()
 	if errno == 0 && uploadedAs.ID != "" {
 		if w, ok := d.fsys.writer(d.backend); ok {
 			if err := w.Remove(context.WithoutCancel(ctx), d.currentEntry(), uploadedAs); err != nil {
@@ -339,6 +357,7 @@ func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd 
 		}
 		d.invalidate()
 	}
+	unpin()
 	f.settle()
 	return errno
 }

@@ -27,6 +27,11 @@ type seqHash struct {
 	hashed  int64         // bytes of those fed to h
 	busy    bool          // a hasher goroutine runs
 	idle    chan struct{} // closed when that goroutine stops
+	// f is the hasher's descriptor, opened at its first run and kept
+	// across runs (a run starts at every write the hasher has caught up
+	// with); only the running hasher reads through it. close releases it.
+	f      *os.File
+	closed bool
 }
 
 func newSeqHash(path string) *seqHash { return &seqHash{path: path, h: md5.New()} }
@@ -68,6 +73,21 @@ func (q *seqHash) truncated(size int64) {
 	}
 }
 
+// close turns hashing off for good and releases the descriptor, now or
+// when the running hasher stops. The staged file is being dropped.
+func (q *seqHash) close() {
+	if q == nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.h, q.closed = nil, true
+	if !q.busy && q.f != nil {
+		q.f.Close()
+		q.f = nil
+	}
+}
+
 // stop turns hashing off: the content was written some other way.
 func (q *seqHash) stop() {
 	if q == nil {
@@ -103,12 +123,6 @@ func (q *seqHash) sum() (sum []byte, n int64, ok bool) {
 // run feeds h what has been written and not yet hashed, until it has
 // caught up. A read that fails (the file was dropped) turns hashing off.
 func (q *seqHash) run() {
-	var f *os.File
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
 	var buf []byte
 	for {
 		q.mu.Lock()
@@ -116,18 +130,23 @@ func (q *seqHash) run() {
 		if h == nil || from >= to {
 			q.busy = false
 			close(q.idle)
+			if q.closed && q.f != nil {
+				q.f.Close()
+				q.f = nil
+			}
 			q.mu.Unlock()
 			return
 		}
+		var err error
+		if q.f == nil {
+			q.f, err = os.Open(q.path)
+		}
+		f := q.f
 		q.mu.Unlock()
 		n := min(seqHashChunk, to-from)
-		var err error
-		if f == nil {
-			f, err = os.Open(q.path)
-		}
 		if err == nil {
-			if buf == nil {
-				buf = make([]byte, seqHashChunk)
+			if int64(cap(buf)) < n {
+				buf = make([]byte, n) // small writes, small buffers
 			}
 			var m int
 			if m, err = f.ReadAt(buf[:n], from); m == int(n) {

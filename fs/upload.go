@@ -168,6 +168,7 @@ func (f *filesys) discardStaged(st *staged) {
 	st.mu.Lock()
 	st.removed = true
 	st.mu.Unlock()
+	st.seq.close()
 	os.Remove(st.path)
 	f.dirs.removeRecord(st.id)
 }
