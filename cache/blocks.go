@@ -140,7 +140,8 @@ func (c *Cache) newFetchLocked(k blockKey) *blockFetch {
 }
 
 // readBlocks reads p at off from blocks; p does not extend beyond e.Size.
-func (s *Store) readBlocks(ctx context.Context, e remote.Entry, p []byte, off int64) (int, error) {
+// With vec, it appends slices of the blocks to vec instead of copying.
+func (s *Store) readBlocks(ctx context.Context, e remote.Entry, p []byte, off int64, vec *[][]byte) (int, error) {
 	c := s.c
 	bs := c.opts.BlockSize
 	end := off + int64(len(p))
@@ -225,7 +226,12 @@ func (s *Store) readBlocks(ctx context.Context, e remote.Entry, p []byte, off in
 			return n, io.EOF // only when the size was unknown
 		}
 		hi := min(end, start+int64(len(data))) - start
-		n += copy(p[n:], data[lo:hi])
+		if vec != nil {
+			*vec = append(*vec, data[lo:hi])
+			n += int(hi - lo)
+		} else {
+			n += copy(p[n:], data[lo:hi])
+		}
 		if int64(len(data)) < bs && start+int64(len(data)) < end {
 			return n, io.EOF
 		}

@@ -464,3 +464,37 @@ func TestReadServedFromPartOfArrivingBlock(t *testing.T) {
 		t.Errorf("%d requests covered block 0, want 1", n)
 	}
 }
+
+// ReadVector returns the same bytes as ReadAt, as slices of the cached
+// blocks (or of p for a spool), for reads within one block, across
+// blocks, at the end and past it, on both kinds of remote.
+func TestReadVectorMatchesReadAt(t *testing.T) {
+	const bs = 64 * KiB
+	for _, rangeOK := range []bool{true, false} {
+		c := newTestCache(t, Options{BlockSize: bs})
+		fake := newFakeStore("fake", rangeOK)
+		s := c.Wrap(fake)
+		e := fake.addMD5("obj", 10*bs+123, true)
+		for _, r := range []struct {
+			off int64
+			n   int
+		}{{0, 4 * KiB}, {bs - 10, 20}, {3*bs + 7, 3 * bs}, {10*bs - 5, 4 * KiB}, {10*bs + 123, 100}, {0, int(e.Size)}} {
+			p := make([]byte, r.n)
+			vec, n, err := s.ReadVector(context.Background(), e, p, r.off)
+			var got []byte
+			for _, v := range vec {
+				got = append(got, v...)
+			}
+			want := content(e, r.off, r.n)
+			if n != len(want) || !bytes.Equal(got, want) {
+				t.Fatalf("rangeOK=%v: ReadVector(%d, %d) = %d bytes in %d slices (%d joined), %v; want %d", rangeOK, r.off, r.n, n, len(vec), len(got), err, len(want))
+			}
+			if len(want) < r.n && err != io.EOF || len(want) == r.n && err != nil {
+				t.Fatalf("rangeOK=%v: ReadVector(%d, %d) error %v", rangeOK, r.off, r.n, err)
+			}
+		}
+		if st := c.Stats(); st.MD5Verified != 1 {
+			t.Errorf("rangeOK=%v: the object read whole through ReadVector was not verified: %+v", rangeOK, st)
+		}
+	}
+}

@@ -82,6 +82,22 @@ func (s *Store) Open(ctx context.Context, e remote.Entry, off, length int64) (*r
 // io.ReaderAt semantics bounded by e.Size when it is known. ctx bounds
 // only this caller's wait; fetches run on the Cache's context.
 func (s *Store) ReadAt(ctx context.Context, e remote.Entry, p []byte, off int64) (int, error) {
+	return s.readAt(ctx, e, p, off, nil)
+}
+
+// ReadVector implements remote.VectorReader: it reads like ReadAt but
+// returns the cached bytes themselves, slices of blocks that are never
+// modified once cached, instead of copying them into p, so that the
+// filesystem hands them to the kernel in one writev. Bytes read from a
+// spool are read into p.
+func (s *Store) ReadVector(ctx context.Context, e remote.Entry, p []byte, off int64) ([][]byte, int, error) {
+	var vec [][]byte
+	n, err := s.readAt(ctx, e, p, off, &vec)
+	return vec, n, err
+}
+
+// readAt is ReadAt, or ReadVector when vec is not nil.
+func (s *Store) readAt(ctx context.Context, e remote.Entry, p []byte, off int64, vec *[][]byte) (int, error) {
 	switch {
 	case off < 0:
 		return 0, fmt.Errorf("cache: read %s %s at offset %d: %w", s.name, e.ID, off, remote.ErrInvalid)
@@ -100,7 +116,7 @@ func (s *Store) ReadAt(ctx context.Context, e remote.Entry, p []byte, off int64)
 		}
 	}
 
-	n, err := s.readVerified(ctx, e, want, off)
+	n, err := s.readVerified(ctx, e, want, off, vec)
 	s.c.n.bytesRead.Add(int64(n))
 	if err == nil && n < len(p) {
 		err = io.EOF
@@ -109,10 +125,11 @@ func (s *Store) ReadAt(ctx context.Context, e remote.Entry, p []byte, off int64)
 }
 
 // read reads p at off from blocks or from a spool; p does not extend
-// beyond e.Size.
-func (s *Store) read(ctx context.Context, e remote.Entry, p []byte, off int64) (int, error) {
+// beyond e.Size. With vec, the bytes are appended to it as slices (of
+// blocks, or of p for a spool) instead of being copied into p.
+func (s *Store) read(ctx context.Context, e remote.Entry, p []byte, off int64, vec *[][]byte) (int, error) {
 	if s.noRange.Load() || s.c.hasSpool(s.spoolKey(e)) {
-		return s.readSpool(ctx, e, p, off)
+		return s.readSpoolInto(ctx, e, p, off, vec)
 	}
 	probing, err := s.awaitRangeProbe(ctx)
 	if err != nil {
@@ -121,12 +138,24 @@ func (s *Store) read(ctx context.Context, e remote.Entry, p []byte, off int64) (
 	if probing != nil {
 		defer s.endRangeProbe(probing)
 	} else if s.noRange.Load() {
-		return s.readSpool(ctx, e, p, off)
+		return s.readSpoolInto(ctx, e, p, off, vec)
 	}
-	n, err := s.readBlocks(ctx, e, p, off)
+	n, err := s.readBlocks(ctx, e, p, off, vec)
 	if errors.Is(err, errSpooled) {
 		// The remote sent the whole object; a spool now streams it.
-		return s.readSpool(ctx, e, p, off)
+		if vec != nil {
+			*vec = (*vec)[:0]
+		}
+		return s.readSpoolInto(ctx, e, p, off, vec)
+	}
+	return n, err
+}
+
+// readSpoolInto is readSpool that also appends what it read to vec.
+func (s *Store) readSpoolInto(ctx context.Context, e remote.Entry, p []byte, off int64, vec *[][]byte) (int, error) {
+	n, err := s.readSpool(ctx, e, p, off)
+	if vec != nil && n > 0 {
+		*vec = append(*vec, p[:n])
 	}
 	return n, err
 }

@@ -71,15 +71,15 @@ func wantsCheck(e remote.Entry) bool { return len(e.MD5) > 0 && e.Size >= 0 }
 // end of the object, or any read once every block has been fetched,
 // waits for the hashing in progress, so that the read which completes a
 // corrupt object reports the mismatch.
-func (s *Store) readVerified(ctx context.Context, e remote.Entry, p []byte, off int64) (int, error) {
+func (s *Store) readVerified(ctx context.Context, e remote.Entry, p []byte, off int64, vec *[][]byte) (int, error) {
 	if !wantsCheck(e) {
-		return s.read(ctx, e, p, off)
+		return s.read(ctx, e, p, off, vec)
 	}
 	k := s.spoolKey(e)
 	if err := s.c.corruption(k, off == 0); err != nil {
 		return 0, err
 	}
-	n, err := s.read(ctx, e, p, off)
+	n, err := s.read(ctx, e, p, off, vec)
 	if err != nil {
 		return n, err
 	}

@@ -25,12 +25,23 @@ func (h *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if h.entry.Size >= 0 && off >= h.entry.Size {
 		return fuse.ReadResultData(nil), 0
 	}
-	n, err := h.node.backend.Reader.ReadAt(ctx, h.entry, dest, off)
+	var vec [][]byte
+	var n int
+	var err error
+	if vr, ok := h.node.backend.Reader.(remote.VectorReader); ok {
+		// The cached blocks go to the kernel as they are, in one writev.
+		vec, n, err = vr.ReadVector(ctx, h.entry, dest, off)
+	} else {
+		n, err = h.node.backend.Reader.ReadAt(ctx, h.entry, dest, off)
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		if errors.Is(err, remote.ErrCorrupt) {
 			h.node.distrustKernelCache()
 		}
 		return nil, toErrno(h.node.fsys.opts.Logger, "read", h.node.path(), err)
+	}
+	if vec != nil {
+		return fuse.ReadResultVector(vec), 0
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }

@@ -101,3 +101,13 @@ type ContentReader interface {
 	// Forget drops cached content of every version of the object id.
 	Forget(id string)
 }
+
+// VectorReader is a ContentReader that can answer a read with the bytes it
+// holds instead of copying them: ReadVector returns like ReadAt, but the
+// n bytes are in the returned slices (which the caller must not modify,
+// and may keep until it has passed them on), and p is only scratch space
+// the reader may use. The filesystem hands such slices to the kernel in
+// one writev, saving a copy of every byte read.
+type VectorReader interface {
+	ReadVector(ctx context.Context, e Entry, p []byte, off int64) ([][]byte, int, error)
+}
