@@ -87,23 +87,18 @@ func (w blockWait) wait(ctx context.Context, need int) ([]byte, error) {
 	if w.f == nil {
 		return w.data, nil
 	}
-	if need == wholeBlock {
-		select {
-		case <-w.f.done:
-			return w.f.data, w.f.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 	for {
 		select {
 		case <-w.f.done:
 			return w.f.data, w.f.err
 		default:
 		}
-		data, grew := w.f.prefix(need)
-		if data != nil {
-			return data, nil
+		var grew <-chan struct{} // nil for wholeBlock: only done ends the wait
+		if need != wholeBlock {
+			var data []byte
+			if data, grew = w.f.prefix(need); data != nil {
+				return data, nil
+			}
 		}
 		select {
 		case <-w.f.done:

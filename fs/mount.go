@@ -64,8 +64,9 @@ func Mount(dir string, root fusefs.InodeEmbedder, cfg MountConfig) (*fuse.Server
 			// ls -l asks for xattrs of every entry and the kernel does
 			// not cache "none": a round trip each. We have none to offer.
 			DisableXAttrs: true,
-			// Every read answers from memory (ReadResultData), never from
-			// a file descriptor, so splicing can only cost: go-fuse would
+			// Every read answers from memory (ReadResultVector or
+			// ReadResultData), never from a file descriptor, so splicing
+			// can only cost: go-fuse would
 			// still stage each reply's header in a pipe, and replies of
 			// 1 MiB do not fit the default pipe-max-size, which it logs.
 			DisableSplice: true,
@@ -80,10 +81,9 @@ func Mount(dir string, root fusefs.InodeEmbedder, cfg MountConfig) (*fuse.Server
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	if os.Geteuid() == 0 {
-		if err := raiseReadAhead(dir, 1024); err != nil && cfg.Logger != nil {
-			cfg.Logger.Printf("mount %s: could not raise the kernel's read-ahead to %d KiB (sequential reads stay 128 KiB requests): %v", dir, maxReadAhead>>10, err)
-		}
+	// Only root may write sysfs; anyone else gets the log line.
+	if err := raiseReadAhead(dir, maxReadAhead>>10); err != nil && cfg.Logger != nil {
+		cfg.Logger.Printf("mount %s: could not raise the kernel's read-ahead to %d KiB (sequential reads stay 128 KiB requests): %v", dir, maxReadAhead>>10, err)
 	}
 	return server, nil
 }

@@ -66,6 +66,7 @@ func (q *seqHash) truncated(size int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	switch {
+	case q.closed:
 	case size == 0:
 		q.h, q.written, q.hashed = md5.New(), 0, 0
 	case q.h != nil && size != q.written:
@@ -104,20 +105,18 @@ func (q *seqHash) sum() (sum []byte, n int64, ok bool) {
 	if q == nil {
 		return nil, 0, false
 	}
-	for {
+	q.mu.Lock()
+	for q.busy {
+		idle := q.idle
+		q.mu.Unlock()
+		<-idle
 		q.mu.Lock()
-		if q.busy {
-			idle := q.idle
-			q.mu.Unlock()
-			<-idle
-			continue
-		}
-		defer q.mu.Unlock()
-		if q.h == nil || q.hashed != q.written {
-			return nil, 0, false
-		}
-		return q.h.Sum(nil), q.written, true
 	}
+	defer q.mu.Unlock()
+	if q.h == nil || q.hashed != q.written {
+		return nil, 0, false
+	}
+	return q.h.Sum(nil), q.written, true
 }
 
 // run feeds h what has been written and not yet hashed, until it has
