@@ -22,11 +22,11 @@ type dirNode struct {
 	fusefs.Inode
 	fsys    *filesys
 	backend Backend
-	path    string // for log lines: "cbrain/MainStore"
 
 	refresh singleflight.Group // one listing request at a time
 
 	mu    sync.Mutex   // protects the fields below
+	path  string       // in the mount, for log lines and the journal: "cbrain/MainStore" (changes on rename)
 	entry remote.Entry // this directory as last listed by its parent
 	snap  *listing     // nil until first listed, or after a change
 	gen   uint64       // bumped by invalidate: a fetch started before is not stored
@@ -143,7 +143,11 @@ func (d *dirNode) updateChildren(l *listing) {
 	}
 }
 
-func (d *dirNode) childPath(name string) string { return path.Join(d.path, name) }
+func (d *dirNode) childPath(name string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return path.Join(d.path, name)
+}
 
 // local returns what this directory holds locally under name, if anything.
 func (d *dirNode) local(name string) (*fileNode, *dirNode) {
@@ -165,6 +169,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	}
 	if f, nd := d.local(name); f != nil {
 		f.fillAttr(&out.Attr)
+		out.SetEntryTimeout(uncachedEntry)
 		return f.EmbeddedInode(), 0
 	} else if nd != nil {
 		d.fsys.fillAttr(nd.currentEntry(), nd.StableAttr().Ino, &out.Attr)
@@ -179,8 +184,20 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if !ok {
 		return nil, syscall.ENOENT
 	}
+	if l.shared[e.ID] {
+		out.SetEntryTimeout(uncachedEntry)
+	}
 	return d.childInode(ctx, name, e, &out.Attr), 0
 }
+
+// uncachedEntry is the entry timeout of names whose object may change
+// under them at any moment through the mount itself: a file being
+// written, which the remote may list under another name once uploaded
+// (a VRChat version), and an alias such as latest<ext>, which follows
+// each new version. The kernel then asks again at each use (after one
+// jiffy: go-fuse reads 0 as "the default"), and the answer costs no
+// request to the remote. Other names keep the mount's entry timeout.
+const uncachedEntry = time.Nanosecond
 
 // childInode returns the inode for child e, reusing the existing one (and
 // refreshing its metadata) when the same remote object is already known.
@@ -189,14 +206,24 @@ func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, a
 	ino := inodeNumber(store, e.ID)
 	d.fsys.fillAttr(e, ino, attr)
 	d.fsys.setMode(attr, d.backend, e)
-	if ch := d.GetChild(name); ch != nil && ch.StableAttr().Ino == ino {
+	if ch := d.GetChild(name); ch != nil {
 		switch n := ch.Operations().(type) {
 		case *fileNode:
-			n.updateFromListing(e)
+			// A file written through the mount keeps its node when the
+			// remote lists it, although its inode number came from its
+			// staged copy (or from the object it replaced): descriptors
+			// open on that node must keep acting on this object.
+			if n.updateFromListing(e) {
+				d.fsys.fillAttr(e, ch.StableAttr().Ino, attr)
+				d.fsys.setMode(attr, d.backend, e)
+				return ch
+			}
 		case *dirNode:
-			n.setEntry(e)
+			if ch.StableAttr().Ino == ino {
+				n.setEntry(e)
+				return ch
+			}
 		}
-		return ch
 	}
 	if e.IsDir {
 		return d.NewInode(ctx, newDirNode(d.fsys, d.backend, e, d.childPath(name)),
@@ -209,7 +236,7 @@ func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, a
 func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 	l, err := d.listing(ctx)
 	if err != nil {
-		return nil, toErrno(d.fsys.opts.Logger, "readdir", d.path, err)
+		return nil, toErrno(d.fsys.opts.Logger, "readdir", d.childPath(""), err)
 	}
 	store := d.backend.Store.Name()
 	d.mu.Lock()

@@ -106,7 +106,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	}
 	rec := journalRecord{ID: st.id, Data: st.path, Store: d.backend.Store.Name(), Dir: d.currentEntry(),
 		Path: d.childPath(name), Name: name, State: stateWriting}
-	if err := d.fsys.dirs.writeRecord(rec); err != nil {
+	if err := d.fsys.dirs.putRecord(st, rec); err != nil {
 		d.fsys.discardStaged(st)
 		return nil, nil, 0, toErrno(d.fsys.opts.Logger, "create", d.childPath(name), err)
 	}
@@ -114,11 +114,12 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	n := newFileNode(d.fsys, d.backend, remote.Entry{Name: name, ModTime: d.fsys.started}, d, name)
 	n.st = st
 	if prev, _ := d.local(name); prev != nil {
-		prev.dropLocal()
+		prev.orphan() // replaced by the new file
 	}
 	d.addPending(name, n)
 	ch := d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inodeNumber(d.backend.Store.Name(), "local/"+st.id)})
 	n.fillAttr(&out.Attr)
+	out.SetEntryTimeout(uncachedEntry)
 	return ch, &writeHandle{node: n, st: st}, writeOpenFlags(flags), 0
 }
 
@@ -154,19 +155,26 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 }
 
 // Unlink deletes a file: locally if it never reached the remote,
-// otherwise through the remote (which may refuse, e.g. an old VRChat version).
+// otherwise through the remote (which may refuse, e.g. an old VRChat
+// version). An upload of the file in progress is waited for, so that it
+// cannot land after the unlink. Descriptors still open keep the content
+// (see orphan).
 func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	w, ok := d.fsys.writer(d.backend)
 	if !ok {
 		return d.refuse("unlink", name, "this mount is read-only", syscall.EROFS)
 	}
-	if f, _ := d.local(name); f != nil {
-		e := f.dropLocal()
-		d.removePending(name, f)
-		if e.ID == "" {
+	f := d.fileNamed(name)
+	if f != nil {
+		f.syncMu.Lock()
+		defer f.syncMu.Unlock()
+		f.mu.Lock()
+		uploaded, local := f.entry.ID != "", f.st != nil
+		f.mu.Unlock()
+		if !uploaded && local {
+			f.orphan() // it never reached the remote
 			return 0
 		}
-		return d.removeRemote(ctx, w, name, e)
 	}
 	e, found := d.listed(ctx, name)
 	if !found {
@@ -178,7 +186,13 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		}
 		return syscall.ENOENT
 	}
-	return d.removeRemote(ctx, w, name, e)
+	if errno := d.removeRemote(ctx, w, name, e); errno != 0 {
+		return errno
+	}
+	if f != nil {
+		f.orphan()
+	}
+	return 0
 }
 
 // goneMemory is how long a name removed through the mount is remembered.
@@ -245,119 +259,4 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return toErrno(d.fsys.opts.Logger, "rmdir", d.childPath(name), err)
 	}
 	return 0
-}
-
-// Rename: a local file (typically a program's temporary file) is uploaded
-// under its new name, replacing what is there; a remote object is renamed
-// or moved by the remote.
-func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	w, ok := d.fsys.writer(d.backend)
-	if !ok {
-		return d.refuse("rename", name, "this mount is read-only", syscall.EROFS)
-	}
-	nd, ok := newParent.(*dirNode)
-	if !ok || nd.backend.Store != d.backend.Store {
-		return d.refuse("rename", name, "files cannot move between remotes (copy them instead)", syscall.EXDEV)
-	}
-	if flags&renameExchange != 0 {
-		return d.refuse("rename", name, "exchanging two files is not supported by the remotes", syscall.ENOTSUP)
-	}
-	replaced, exists := nd.listed(ctx, newName)
-	if exists && flags&renameNoReplace != 0 {
-		return syscall.EEXIST
-	}
-	var old *remote.Entry
-	if exists {
-		old = &replaced
-	}
-	if f, _ := d.local(name); f != nil {
-		f.mu.Lock()
-		st, fe := f.st, f.entry
-		f.mu.Unlock()
-		if fe.ID == "" || (st != nil && st.isDirty()) {
-			return d.renameLocal(ctx, f, name, nd, newName, old)
-		}
-		// Already uploaded and unchanged: rename the remote object.
-		d.removePending(name, f)
-		f.dropLocal()
-	}
-	e, found := d.listed(ctx, name)
-	if !found {
-		return syscall.ENOENT
-	}
-	if err := w.CheckName(nd.currentEntry(), newName); err != nil {
-		return toErrno(d.fsys.opts.Logger, "rename", d.childPath(name), err)
-	}
-	_, err := w.Rename(context.WithoutCancel(ctx), d.currentEntry(), e, nd.currentEntry(), newName, old)
-	d.invalidate()
-	nd.invalidate()
-	if err != nil {
-		return toErrno(d.fsys.opts.Logger, "rename", d.childPath(name)+" -> "+nd.childPath(newName), err)
-	}
-	return 0
-}
-
-// renameLocal moves a pending file to its new name and uploads it there;
-// an earlier upload under the old name is then removed.
-func (d *dirNode) renameLocal(ctx context.Context, f *fileNode, name string, nd *dirNode, newName string, replaced *remote.Entry) syscall.Errno {
-	if _, errno := nd.checkName("rename", newName); errno != 0 {
-		return errno
-	}
-	// Hold the staged copy like a descriptor until it is uploaded under
-	// the new name. The kernel sends the release of the writer's last
-	// descriptor asynchronously: arriving after the rename, with the new
-	// (final) name, its settle would otherwise drop the copy before this
-	// upload (rsync lost a file that way under load).
-	f.mu.Lock()
-	st := f.st
-	if st != nil {
-		if err := st.open(); errors.Is(err, errStagedGone) {
-			st = nil // settled before the rename
-		} else if err != nil {
-			f.mu.Unlock()
-			return toErrno(d.fsys.opts.Logger, "rename", d.childPath(name), err)
-		}
-	}
-	f.mu.Unlock()
-	pinned := st
-	unpin := func() {
-		if pinned != nil {
-			pinned.release()
-			pinned = nil
-		}
-	}
-	defer unpin() // the early returns; the end unpins before settling
-	if prev, _ := nd.local(newName); prev != nil && prev != f {
-		prev.dropLocal()
-		nd.removePending(newName, prev)
-	}
-	d.removePending(name, f)
-	f.mu.Lock()
-	f.parent, f.name = nd, newName
-	uploadedAs := f.entry
-	if f.st != st {
-		st = nil // dropped meanwhile (unlinked or replaced)
-	}
-	f.entry = remote.Entry{Name: newName, ModTime: uploadedAs.ModTime}
-	if replaced != nil {
-		f.entry = *replaced // the upload replaces it
-	}
-	f.mu.Unlock()
-	nd.addPending(newName, f)
-	if st == nil {
-		return 0
-	}
-	st.markDirty()
-	errno := f.sync(ctx)
-	if errno == 0 && uploadedAs.ID != "" {
-		if w, ok := d.fsys.writer(d.backend); ok {
-			if err := w.Remove(context.WithoutCancel(ctx), d.currentEntry(), uploadedAs); err != nil {
-				d.fsys.opts.Logger.Printf("rename %s: the copy under the old name could not be removed: %v", d.childPath(name), err)
-			}
-		}
-		d.invalidate()
-	}
-	unpin()
-	f.settle()
-	return errno
 }

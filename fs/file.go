@@ -30,6 +30,11 @@ type fileNode struct {
 	// st is the local content while the file is written or waits for
 	// its upload; nil for a plain remote file.
 	st *staged
+	// unlinked: the name was removed (unlink, or replaced by a rename)
+	// while descriptors may still be open. As in POSIX, they keep reading
+	// and writing the file's own content, which never reaches the remote
+	// and is dropped at the last release.
+	unlinked bool
 	// kernelVersion is the version whose pages the kernel may hold from an
 	// earlier open; "" if none. Opens of that same version keep the cache.
 	kernelVersion string
@@ -46,13 +51,16 @@ func newFileNode(f *filesys, b Backend, e remote.Entry, parent *dirNode, name st
 	return &fileNode{fsys: f, backend: b, entry: e, parent: parent, name: name}
 }
 
-// updateFromListing takes new metadata for the same remote object.
-func (n *fileNode) updateFromListing(e remote.Entry) {
+// updateFromListing takes new metadata for the same remote object, and
+// reports whether e is that object.
+func (n *fileNode) updateFromListing(e remote.Entry) bool {
 	n.mu.Lock()
-	if n.entry.ID == e.ID {
-		n.entry = e
+	defer n.mu.Unlock()
+	if n.entry.ID != e.ID || n.unlinked {
+		return false
 	}
-	n.mu.Unlock()
+	n.entry = e
+	return true
 }
 
 func (n *fileNode) path() string {

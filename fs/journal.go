@@ -62,6 +62,42 @@ func (d stagingDirs) writeRecord(r journalRecord) error {
 	return syncDir(d.journal)
 }
 
+// putRecord writes r as the journal record of st.
+func (d stagingDirs) putRecord(st *staged, r journalRecord) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := d.writeRecord(r); err != nil {
+		return err
+	}
+	st.record = &r
+	return nil
+}
+
+// dropRecord deletes st's journal record: nothing is left to recover.
+func (d stagingDirs) dropRecord(st *staged) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.record = nil
+	d.removeRecord(st.id)
+}
+
+// renameRecord rewrites st's record, if it has one, for the name the file
+// has now. A copy that was uploaded or dropped has no record to rewrite.
+func (d stagingDirs) renameRecord(st *staged, dir remote.Entry, path, name string, old *remote.Entry) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.record == nil || st.removed {
+		return nil
+	}
+	r := *st.record
+	r.Dir, r.Path, r.Name, r.Old = dir, path, name, old
+	if err := d.writeRecord(r); err != nil {
+		return err
+	}
+	st.record = &r
+	return nil
+}
+
 func (d stagingDirs) removeRecord(id string) {
 	os.Remove(filepath.Join(d.journal, id+".json"))
 	syncDir(d.journal)

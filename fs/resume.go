@@ -37,6 +37,12 @@ func (r *Root) ResumeUploads(ctx context.Context) int {
 			continue
 		}
 		b, ok := r.backend(rec.Store)
+		if rec.State != stateUploading && isEmptyFile(rec.Data) {
+			log.Printf("journal: %s was empty and never uploaded; nothing to keep", rec.Path)
+			os.Remove(rec.Data)
+			r.fsys.dirs.removeRecord(rec.ID)
+			continue
+		}
 		if !ok || rec.State != stateUploading {
 			kept, err := r.fsys.handBack(rec.Data, rec.Path)
 			if err != nil {
@@ -53,6 +59,7 @@ func (r *Root) ResumeUploads(ctx context.Context) int {
 			continue
 		}
 		st := &staged{path: rec.Data, id: rec.ID, dirty: true}
+		st.record = &rec
 		log.Printf("journal: resuming the upload of %s", rec.Path)
 		if _, err := r.fsys.upload(ctx, b, rec.Dir, rec.Path, rec.Name, st, rec.Old); err != nil {
 			log.Printf("journal: upload of %s failed: %v", rec.Path, err)
@@ -96,6 +103,12 @@ func (r *Root) HandBackLocal() {
 			r.fsys.dirs.removeRecord(rec.ID)
 			continue
 		}
+		if isEmptyFile(rec.Data) {
+			r.fsys.opts.Logger.Printf("%s was empty and never uploaded; nothing to keep", rec.Path)
+			os.Remove(rec.Data)
+			r.fsys.dirs.removeRecord(rec.ID)
+			continue
+		}
 		kept, err := r.fsys.handBack(rec.Data, rec.Path)
 		if err != nil {
 			r.fsys.opts.Logger.Printf("%s was never uploaded; its data stays in %s (%v)", rec.Path, rec.Data, err)
@@ -118,4 +131,10 @@ func (d stagingDirs) recordData(rec journalRecord) (string, error) {
 		return "", fmt.Errorf("record id %q is not a staged file's name", rec.ID)
 	}
 	return filepath.Join(d.staging, rec.ID+".data"), nil
+}
+
+// isEmptyFile: an empty staged file holds nothing to hand back.
+func isEmptyFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Size() == 0
 }

@@ -24,6 +24,11 @@ type staged struct {
 	dirty   bool       // changed since the last successful upload (or never uploaded)
 	removed bool       // uploaded or handed back: no further writes
 	seq     *seqHash   // the MD5 of content written in order
+	// record is the journal record on disk for this copy, nil when there
+	// is none (its upload landed and no descriptor writes to it any
+	// more). A rename rewrites it, so that a crash recovers the data
+	// under the name it has now, never under an old one.
+	record *journalRecord
 }
 
 // stagingDirs are the daemon's private folders under --cache-dir.
@@ -193,6 +198,13 @@ func (s *staged) claimIdle(keepDirty bool) bool {
 	}
 	s.removed = true
 	return true
+}
+
+// idle reports whether no descriptor (nor a rename's pin) uses the copy.
+func (s *staged) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opens == 0
 }
 
 func (s *staged) markDirty() {

@@ -69,7 +69,7 @@ func (f *filesys) upload(ctx context.Context, b Backend, dir remote.Entry, path,
 	}
 	defer data.Close()
 	rec := journalRecord{ID: st.id, Data: st.path, Store: b.Store.Name(), Dir: dir, Path: path, Name: name, Old: old, State: stateUploading}
-	if err := f.dirs.writeRecord(rec); err != nil {
+	if err := f.dirs.putRecord(st, rec); err != nil {
 		st.markDirty()
 		return remote.Entry{}, err
 	}
@@ -84,7 +84,7 @@ func (f *filesys) upload(ctx context.Context, b Backend, dir remote.Entry, path,
 			// Keep the journal record: the next start tries again.
 			err = fmt.Errorf("%w; the data could not be copied to the recovery folder (%v) and stays in %s", err, herr, st.path)
 		} else {
-			f.dirs.removeRecord(st.id)
+			f.dirs.dropRecord(st)
 			err = fmt.Errorf("%w; your data is kept in %s", err, kept)
 		}
 		return remote.Entry{}, err
@@ -96,11 +96,11 @@ func (f *filesys) upload(ctx context.Context, b Backend, dir remote.Entry, path,
 		// Later writes through open descriptors must survive a crash too.
 		rec.State = stateWriting
 		rec.Old = &e
-		if err := f.dirs.writeRecord(rec); err != nil {
+		if err := f.dirs.putRecord(st, rec); err != nil {
 			f.opts.Logger.Printf("journal: %s: %v", path, err)
 		}
 	} else {
-		f.dirs.removeRecord(st.id)
+		f.dirs.dropRecord(st)
 	}
 	return e, nil
 }
@@ -170,5 +170,5 @@ func (f *filesys) discardStaged(st *staged) {
 	st.mu.Unlock()
 	st.seq.close()
 	os.Remove(st.path)
-	f.dirs.removeRecord(st.id)
+	f.dirs.dropRecord(st)
 }

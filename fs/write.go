@@ -92,7 +92,7 @@ func (n *fileNode) stage(ctx context.Context, e remote.Entry, truncate bool) (*s
 	old := e
 	rec := journalRecord{ID: st.id, Data: st.path, Store: n.backend.Store.Name(), Dir: parent.currentEntry(),
 		Path: parent.childPath(name), Name: name, Old: &old, State: stateWriting}
-	if err := n.fsys.dirs.writeRecord(rec); err != nil {
+	if err := n.fsys.dirs.putRecord(st, rec); err != nil {
 		n.fsys.discardStaged(st)
 		return nil, err
 	}
@@ -162,10 +162,15 @@ func (h *writeHandle) Release(ctx context.Context) syscall.Errno {
 func (n *fileNode) sync(ctx context.Context) syscall.Errno {
 	n.syncMu.Lock()
 	defer n.syncMu.Unlock()
+	return n.syncLocked(ctx)
+}
+
+// syncLocked is sync for a caller that holds syncMu (rename, unlink).
+func (n *fileNode) syncLocked(ctx context.Context) syscall.Errno {
 	n.mu.Lock()
-	st, parent, name, e := n.st, n.parent, n.name, n.entry
+	st, parent, name, e, unlinked := n.st, n.parent, n.name, n.entry, n.unlinked
 	n.mu.Unlock()
-	if st == nil || !st.isDirty() {
+	if st == nil || unlinked || !st.isDirty() {
 		return 0
 	}
 	w, ok := n.fsys.writer(n.backend)
@@ -185,6 +190,13 @@ func (n *fileNode) sync(ctx context.Context) syscall.Errno {
 		st.mu.Unlock()
 		return syscall.EINVAL
 	}
+	if st.size() == 0 && n.backend.Store.Caps().NoEmptyFiles {
+		// touch alone uploads nothing: the file stays local (listed,
+		// empty) until content is written and it is closed again.
+		n.fsys.opts.Logger.Printf("upload %s: not uploaded while empty: %s keeps no empty files (it stays local until content is written)", path, n.backend.Store.Name())
+		n.showPending()
+		return 0
+	}
 	var old *remote.Entry
 	if e.ID != "" {
 		old = &e
@@ -195,38 +207,51 @@ func (n *fileNode) sync(ctx context.Context) syscall.Errno {
 	if err != nil {
 		return toErrno(n.fsys.opts.Logger, "upload", path, err)
 	}
+	renamedByRemote := ne.Name != "" && escapeName(ne.Name) != name
 	n.mu.Lock()
 	n.entry = ne
+	if renamedByRemote && n.name == name {
+		// The remote chose the name (a VRChat version): the written
+		// name is gone, and later operations on this node act on the
+		// object under its own name.
+		n.name = escapeName(ne.Name)
+	}
 	n.mu.Unlock()
 	// The remote lists it now (VRChat under its version's name): stop
 	// showing the local copy at once, not at the release that follows
 	// close asynchronously. A later write shows it again. The listing is
 	// invalidated first, so no lookup in between sees neither.
 	parent.uploadedInto()
-	if !st.isDirty() {
+	if renamedByRemote || !st.isDirty() {
 		parent.removePending(name, n)
+	}
+	if st.isDirty() {
+		n.showPending() // written during the upload
 	}
 	return 0
 }
 
-// dropLocal discards the file's staged copy (replaced, unlinked or
-// renamed) and returns its remote entry (zero ID if it never had one).
-func (n *fileNode) dropLocal() remote.Entry {
+// orphan marks the file unlinked (its name removed, or replaced by a
+// rename): open descriptors keep working on its content, which is never
+// uploaded, and the staged copy goes at the last release. Its journal
+// record goes at once: nothing of it is to be recovered after a crash.
+func (n *fileNode) orphan() {
 	n.mu.Lock()
-	st, e := n.st, n.entry
-	n.st = nil
+	n.unlinked = true
+	st, parent, name := n.st, n.parent, n.name
 	n.mu.Unlock()
+	parent.removePending(name, n)
 	if st != nil {
-		n.fsys.discardStaged(st)
+		n.fsys.dirs.dropRecord(st)
 	}
-	return e
+	n.settle()
 }
 
 // showPending lists the file with its local size again when it is written
 // after an upload.
 func (n *fileNode) showPending() {
 	n.mu.Lock()
-	parent, name, local := n.parent, n.name, n.st != nil
+	parent, name, local := n.parent, n.name, n.st != nil && !n.unlinked
 	n.mu.Unlock()
 	if !local {
 		return
@@ -238,13 +263,15 @@ func (n *fileNode) showPending() {
 
 // settle drops the staged copy once no descriptor uses it and the remote
 // has the content (or the data was handed back), and lets the listing
-// show the remote object again.
+// show the remote object again. Content not uploaded yet stays (a
+// temporary file waiting for its rename, an empty file a remote does not
+// take), unless the file was unlinked.
 func (n *fileNode) settle() {
 	n.mu.Lock()
 	st, parent, name := n.st, n.parent, n.name
-	if st == nil || !st.claimIdle(isTempName(name)) {
+	if st == nil || !st.claimIdle(!n.unlinked) {
 		n.mu.Unlock()
-		return // still open, or a temporary file waiting for its rename
+		return // still open, or local content waiting for its upload
 	}
 	n.st = nil
 	n.mu.Unlock()

@@ -60,6 +60,11 @@ type Caps struct {
 	// RangeReads is true when Open is known to honour ranges. When false,
 	// callers should expect whole-object bodies and spool them.
 	RangeReads bool
+	// NoEmptyFiles is true when an empty file is not worth storing: a
+	// VRChat version is a File's content, and an empty one would become
+	// latest<ext> and hide the real content. An empty file written
+	// through the mount then stays local until content is written.
+	NoEmptyFiles bool
 }
 
 // Store is one remote. Every method may be called concurrently.

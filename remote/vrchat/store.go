@@ -39,7 +39,7 @@ var wellKnownTags = []string{"emoji", "gallery", "icon", "sticker"}
 
 func (s *Store) Name() string { return "vrchat" }
 
-func (s *Store) Caps() remote.Caps { return remote.Caps{RangeReads: true} }
+func (s *Store) Caps() remote.Caps { return remote.Caps{RangeReads: true, NoEmptyFiles: true} }
 
 func (s *Store) Root(context.Context) (remote.Entry, error) {
 	return remote.Entry{ID: "/", Name: "vrchat", IsDir: true}, nil

@@ -1,0 +1,221 @@
+//go:build linux
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/filesmount/filesmount/remote/vrchat/vrchattest"
+)
+
+// sh runs a shell command line with the mount paths in its environment,
+// as a user would type it, and fails the test if it fails.
+func sh(t *testing.T, dir, line string) string {
+	t.Helper()
+	out, err := command("sh", "-c", "cd "+shellQuote(dir)+" && "+line)
+	if err != nil {
+		t.Fatalf("sh -c %q: %v\n%s", line, err, out)
+	}
+	return out
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// remoteNames lists dir after making the mount ask the remote again.
+func remoteNames(t *testing.T, dir string) []string {
+	t.Helper()
+	os.Stat(filepath.Join(dir, ".filesmount-refresh"))
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestRenameThenWriteActsOnTheNewName replays the everyday commands that
+// lost data: a write that follows a rename within the kernel's attribute
+// timeout must land under the new name, and nothing may stay behind under
+// the old or a temporary one.
+func TestRenameThenWriteActsOnTheNewName(t *testing.T) {
+	env := mountCBRAIN(t, envOptions{})
+	main := filepath.Join(env.mnt, "cbrain", "MainStore")
+	arch := filepath.Join(env.mnt, "cbrain", "ArchiveSSH")
+	cases := []struct {
+		name     string
+		dir      string
+		line     string
+		want     map[string]string // path relative to the provider dir -> content
+		wantGone []string
+	}{
+		{"sed -i then append", main, "echo one > r.txt; sed -i 's/one/two/' r.txt; echo three >> r.txt",
+			map[string]string{"r.txt": "two\nthree\n"}, nil},
+		{"mv then append", main, "echo a > a.txt; mv a.txt b.txt; echo more >> b.txt",
+			map[string]string{"b.txt": "a\nmore\n"}, []string{"a.txt"}},
+		{"mv across providers then append", main, "echo f > f.txt; mv f.txt ../ArchiveSSH/; echo x >> ../ArchiveSSH/f.txt",
+			map[string]string{"../ArchiveSSH/f.txt": "f\nx\n"}, []string{"f.txt"}},
+		{"mv over an existing file then truncate and write", main, "echo old > o.txt; echo new > n.txt; mv n.txt o.txt; echo newer > o.txt",
+			map[string]string{"o.txt": "newer\n"}, []string{"n.txt"}},
+		{"two renames then append", main, "echo 1 > c1.txt; mv c1.txt c2.txt; mv c2.txt c3.txt; echo 2 >> c3.txt; mv c3.txt c4.txt",
+			map[string]string{"c4.txt": "1\n2\n"}, []string{"c1.txt", "c2.txt", "c3.txt"}},
+		{"rename then unlink", main, "echo 1 > u1.txt; mv u1.txt u2.txt; rm u2.txt",
+			nil, []string{"u1.txt", "u2.txt"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sh(t, tc.dir, tc.line)
+			for rel, want := range tc.want {
+				p := filepath.Join(tc.dir, rel)
+				if got := string(refreshed(t, p)); got != want {
+					t.Errorf("%s holds %q, want %q", rel, got, want)
+				}
+			}
+			for _, rel := range tc.wantGone {
+				os.Stat(filepath.Join(filepath.Dir(filepath.Join(tc.dir, rel)), ".filesmount-refresh"))
+				if _, err := os.Stat(filepath.Join(tc.dir, rel)); !os.IsNotExist(err) {
+					t.Errorf("%s still exists after the sequence (%v)", rel, err)
+				}
+			}
+			for _, d := range []string{main, arch} {
+				for _, n := range remoteNames(t, d) {
+					if strings.HasPrefix(n, "sed") || strings.Contains(n, "filesmount-") {
+						t.Errorf("a temporary file stayed behind: %s/%s", filepath.Base(d), n)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestHandlesFollowRenamesAndOutliveUnlinks keeps descriptors open across
+// renames and unlinks: writes through a renamed file's descriptor land
+// under the new name; a descriptor on an unlinked or replaced file keeps
+// its own content, which never reaches the remote.
+func TestHandlesFollowRenamesAndOutliveUnlinks(t *testing.T) {
+	env := mountCBRAIN(t, envOptions{})
+	main := filepath.Join(env.mnt, "cbrain", "MainStore")
+	arch := filepath.Join(env.mnt, "cbrain", "ArchiveSSH")
+	defer func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", env.logs.String())
+		}
+	}()
+
+	// Written, renamed across providers while open, written again.
+	f, err := os.OpenFile(filepath.Join(main, "h1.txt"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("first ")
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(main, "h1.txt"), filepath.Join(arch, "h2.txt")); err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("second")
+	if err := f.Close(); err != nil {
+		t.Fatalf("close after the rename: %v", err)
+	}
+	if got := string(refreshed(t, filepath.Join(arch, "h2.txt"))); got != "first second" {
+		t.Errorf("h2.txt holds %q", got)
+	}
+
+	// Unlinked while open: the descriptor still reads and writes its content.
+	sh(t, main, "echo keep > u.txt")
+	g, err := os.OpenFile(filepath.Join(main, "u.txt"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(main, "u.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.WriteAt([]byte("KEEP"), 0); err != nil {
+		t.Errorf("write to an unlinked file: %v", err)
+	}
+	buf := make([]byte, 5)
+	if _, err := g.ReadAt(buf, 0); err != nil || string(buf) != "KEEP\n" {
+		t.Errorf("read of an unlinked file: %q %v", buf, err)
+	}
+	if err := g.Close(); err != nil {
+		t.Errorf("close of an unlinked file: %v", err)
+	}
+
+	// Replaced by a rename while open and written: the writes vanish
+	// with it, as on a local disk.
+	sh(t, main, "echo old > r.txt; echo new > n.txt")
+	h, err := os.OpenFile(filepath.Join(main, "r.txt"), os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.WriteString("appended to old\n")
+	sh(t, main, "mv n.txt r.txt")
+	h.WriteString("more to old\n")
+	if err := h.Close(); err != nil {
+		t.Errorf("close of a replaced file: %v", err)
+	}
+	if got := string(refreshed(t, filepath.Join(main, "r.txt"))); got != "new\n" {
+		t.Errorf("r.txt holds %q, want the renamed file's content", got)
+	}
+	for _, d := range []string{main, arch} {
+		for _, n := range remoteNames(t, d) {
+			if n == "u.txt" || n == "h1.txt" || n == "n.txt" {
+				t.Errorf("%s/%s exists on the remote", filepath.Base(d), n)
+			}
+		}
+	}
+	nothingStaged(t, env.m)
+}
+
+// TestVRChatEmptyFilesAndSedEdits: touch uploads nothing (an empty
+// version would become latest); sed -i on a version makes a new version.
+func TestVRChatEmptyFilesAndSedEdits(t *testing.T) {
+	env := mountVRChat(t, func(srv *vrchattest.Server, user string) {
+		srv.AddFile(vrchattest.FileSpec{OwnerID: user, Name: "Notes", MimeType: "text/plain", Extension: ".txt",
+			Versions: []vrchattest.VersionSpec{{Content: []byte("one\n")}, {Content: []byte("two\n")}}})
+	})
+	notes := filepath.Join(env.dir, "Notes")
+	before := env.srv.Stats().ByRoute["POST /file/{id}"]
+	sh(t, notes, "touch new.txt")
+	if got := lsNames(t, notes); got != "1.txt 2.txt latest.txt new.txt" {
+		t.Errorf("after touch: %q", got)
+	}
+	if got := run(t, "cat", filepath.Join(notes, "latest.txt")); got != "two\n" {
+		t.Errorf("latest.txt after touch: %q", got)
+	}
+	if n := env.srv.Stats().ByRoute["POST /file/{id}"]; n != before {
+		t.Errorf("touch created %d version(s)", n-before)
+	}
+	// Content written into it makes the version.
+	sh(t, notes, "echo three >> new.txt")
+	if got := lsNames(t, notes); got != "1.txt 2.txt 3.txt latest.txt" {
+		t.Errorf("after writing into the touched file: %q", got)
+	}
+	if got := run(t, "cat", filepath.Join(notes, "latest.txt")); got != "three\n" {
+		t.Errorf("latest.txt: %q", got)
+	}
+	// sed -i writes a temporary file and renames it over the version.
+	sh(t, notes, "sed -i 's/three/four/' 3.txt")
+	if got := lsNames(t, notes); got != "1.txt 2.txt 3.txt 4.txt latest.txt" {
+		t.Errorf("after sed -i: %q", got)
+	}
+	if got := run(t, "cat", filepath.Join(notes, "latest.txt")); got != "four\n" {
+		t.Errorf("latest.txt after sed -i: %q", got)
+	}
+	if got := run(t, "cat", filepath.Join(notes, "3.txt")); got != "three\n" {
+		t.Errorf("3.txt changed: %q", got)
+	}
+	// A version that was uploaded cannot be renamed, every time.
+	for i := 0; i < 2; i++ {
+		out, err := command("mv", filepath.Join(notes, "4.txt"), filepath.Join(notes, "x.txt"))
+		if err == nil || !strings.Contains(out, "Operation not supported") {
+			t.Errorf("mv of a version: %v %q", err, out)
+		}
+	}
+}
