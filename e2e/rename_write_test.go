@@ -219,3 +219,30 @@ func TestVRChatEmptyFilesAndSedEdits(t *testing.T) {
 		}
 	}
 }
+
+// TestShellRedirectionUploadsOnce: `echo x > f` closes a descriptor (the
+// shell's dup2) before writing; that empty close must not cost an upload
+// of its own. `touch` still creates the empty file on the remote.
+func TestShellRedirectionUploadsOnce(t *testing.T) {
+	env := mountCBRAIN(t, envOptions{})
+	main := filepath.Join(env.mnt, "cbrain", "MainStore")
+	posts := func() int64 { return env.srv.Stats().ByRoute["POST /userfiles"] }
+	before := posts()
+	sh(t, main, "echo hello > once.txt")
+	if n := posts() - before; n != 1 {
+		t.Errorf("echo > once.txt made %d uploads, want 1", n)
+	}
+	if got := string(refreshed(t, filepath.Join(main, "once.txt"))); got != "hello\n" {
+		t.Errorf("once.txt holds %q", got)
+	}
+	sh(t, main, "touch empty.txt")
+	waitFor(t, "the empty file on the remote", func() bool {
+		for _, n := range remoteNames(t, main) {
+			if n == "empty.txt" {
+				return posts()-before == 2
+			}
+		}
+		return false
+	})
+	nothingStaged(t, env.m)
+}
