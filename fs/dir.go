@@ -82,8 +82,7 @@ func (d *dirNode) invalidate() {
 
 // listing returns a fresh snapshot, fetching one if the cached one is older
 // than the TTL. Concurrent callers share one fetch, which runs detached
-// from any single FUSE request: an interrupted caller stops waiting, the
-// fetch goes on for the others.
+// from any single FUSE request.
 func (d *dirNode) listing(ctx context.Context) (*listing, error) {
 	now := time.Now()
 	d.mu.Lock()
@@ -113,15 +112,16 @@ func (d *dirNode) listing(ctx context.Context) (*listing, error) {
 		d.updateChildren(l)
 		return l, nil
 	})
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*listing), nil
+	// The wait ignores the request's interrupt: Go programs get one at
+	// almost every slow syscall (SIGURG preemption) and most do not retry
+	// an unlink or a rename that fails with EINTR. The refresh is
+	// bounded by ListTimeout, and a fatal signal (Ctrl-C) still ends the
+	// caller: the kernel stops waiting for the answer itself.
+	res := <-ch
+	if res.Err != nil {
+		return nil, res.Err
 	}
+	return res.Val.(*listing), nil
 }
 
 // updateChildren gives inodes the kernel already knows their new metadata,

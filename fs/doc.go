@@ -16,9 +16,10 @@
 // held across a call into a Store or ContentReader, and no lock is taken
 // while another node's lock is held, so there is no lock order to respect.
 // Listing refreshes are shared through a per-directory singleflight and run
-// on a context detached from the FUSE request, so that a kernel interrupt
-// (Go programs get many, from SIGURG) stops a waiter but not the refresh
-// other waiters share.
+// on a context detached from the FUSE request, bounded by ListTimeout. A
+// kernel interrupt (Go programs get many, from SIGURG) neither stops the
+// refresh nor its waiters: answering EINTR to a lookup, an unlink or a
+// rename fails programs that do not retry them.
 //
 // # Kernel notifications
 //
