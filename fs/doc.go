@@ -20,6 +20,15 @@
 // (Go programs get many, from SIGURG) stops a waiter but not the refresh
 // other waiters share.
 //
+// # Times, sizes and links
+//
+// Times users set are kept per remote content in the cache directory
+// (times.go), so rsync's quick check works across runs and restarts.
+// Generated content (analysis reports) is fetched at lookup to show its
+// true size, and the bytes are kept for the metadata TTL (reportsize.go).
+// A file the remote lists under several names in one directory (VRChat's
+// latest<ext>) is one inode whose st_nlink counts them (listing.go).
+//
 // # Kernel notifications
 //
 // The package does not call go-fuse's Notify* functions. Content changes
