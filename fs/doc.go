@@ -21,6 +21,15 @@
 // refresh nor its waiters: answering EINTR to a lookup, an unlink or a
 // rename fails programs that do not retry them.
 //
+// # Times, sizes and links
+//
+// Times users set are kept per remote content in the cache directory
+// (times.go), so rsync's quick check works across runs and restarts.
+// Generated content (analysis reports) is fetched at lookup to show its
+// true size, and the bytes are kept for the metadata TTL (reportsize.go).
+// A file the remote lists under several names in one directory (VRChat's
+// latest<ext>) is one inode whose st_nlink counts them (listing.go).
+//
 // # Kernel notifications
 //
 // The package does not call go-fuse's Notify* functions. Content changes

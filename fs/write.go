@@ -240,6 +240,7 @@ func (n *fileNode) syncLocked(ctx context.Context) syscall.Errno {
 		n.name = escapeName(ne.Name)
 	}
 	n.mu.Unlock()
+	n.uploadLanded(ne) // the times of the local copy now belong to ne (times.go)
 	// The remote lists it now (VRChat under its version's name): stop
 	// showing the local copy at once, not at the release that follows
 	// close asynchronously. A later write shows it again. The listing is
@@ -309,9 +310,9 @@ func (n *fileNode) refuse(op, path, why string, errno syscall.Errno) syscall.Err
 }
 
 // Setattr: a size change truncates the staged copy (staging and uploading
-// it if no descriptor is open); mode, owner and times are accepted and
-// not stored, because the remotes keep no such metadata and refusing
-// would break cp -p, rsync -a and touch.
+// it if no descriptor is open); times are kept (times.go); mode and owner
+// are accepted and not stored, because the remotes keep no such metadata
+// and refusing would break cp -p, rsync -a and touch.
 func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if size, ok := in.GetSize(); ok {
 		if h, isWrite := fh.(*writeHandle); isWrite {
@@ -336,6 +337,9 @@ func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.S
 				return errno
 			}
 		}
+	}
+	if errno := n.setTimes(in); errno != 0 {
+		return errno
 	}
 	return n.Getattr(ctx, fh, out)
 }
