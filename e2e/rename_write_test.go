@@ -246,3 +246,30 @@ func TestShellRedirectionUploadsOnce(t *testing.T) {
 	})
 	nothingStaged(t, env.m)
 }
+
+// TestSedInPlaceUploadsOnce: sed -i's temporary file is not uploaded
+// before its rename: one upload for the edit, nothing left behind.
+func TestSedInPlaceUploadsOnce(t *testing.T) {
+	env := mountCBRAIN(t, envOptions{})
+	main := filepath.Join(env.mnt, "cbrain", "MainStore")
+	sh(t, main, "echo one > s.txt")
+	posts := env.srv.Stats().ByRoute["POST /userfiles"]
+	sh(t, main, "sed -i 's/one/two/' s.txt")
+	if n := env.srv.Stats().ByRoute["POST /userfiles"] - posts; n != 1 {
+		t.Errorf("sed -i made %d uploads, want 1", n)
+	}
+	if got := string(refreshed(t, filepath.Join(main, "s.txt"))); got != "two\n" {
+		t.Errorf("s.txt holds %q", got)
+	}
+	// sed -i on a program's temporary file, which the portal cannot hold.
+	sh(t, main, "printf 'ab\\n' > .t.dat.Xy12Ab; sed -i 's/ab/Q/' .t.dat.Xy12Ab; mv .t.dat.Xy12Ab t.dat")
+	if got := string(refreshed(t, filepath.Join(main, "t.dat"))); got != "Q\n" {
+		t.Errorf("t.dat holds %q", got)
+	}
+	for _, n := range remoteNames(t, main) {
+		if strings.HasPrefix(n, "sed") || strings.HasPrefix(n, ".") {
+			t.Errorf("a temporary file stayed behind: %s", n)
+		}
+	}
+	nothingStaged(t, env.m)
+}

@@ -202,6 +202,9 @@ func (n *fileNode) syncLocked(ctx context.Context) syscall.Errno {
 	}
 	dir := parent.currentEntry()
 	path := parent.childPath(name)
+	if staysLocal(name) {
+		return 0 // uploaded when renamed to its final name
+	}
 	if err := w.CheckName(dir, name); err != nil {
 		if isTempName(name) {
 			return 0 // uploaded when renamed to its final name
