@@ -4,9 +4,11 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/filesmount/filesmount/remote/vrchat/vrchattest"
 )
@@ -272,4 +274,31 @@ func TestSedInPlaceUploadsOnce(t *testing.T) {
 		}
 	}
 	nothingStaged(t, env.m)
+}
+
+// TestRenameWhileUploading: a rename that arrives while the file's close
+// is still waiting for the portal waits for that upload, then renames the
+// object; a write that follows lands under the new name.
+func TestRenameWhileUploading(t *testing.T) {
+	env := mountCBRAIN(t, envOptions{uploadDelay: 700 * time.Millisecond})
+	main := filepath.Join(env.mnt, "cbrain", "MainStore")
+	src := filepath.Join(t.TempDir(), "src.txt")
+	os.WriteFile(src, []byte("uploading\n"), 0o644)
+	cp := exec.Command("cp", src, filepath.Join(main, "up.txt"))
+	if err := cp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the upload to reach the portal", func() bool { return env.srv.Stats().ByRoute["POST /userfiles"] > 0 })
+	sh(t, main, "mv up.txt up2.txt; echo more >> up2.txt")
+	if err := cp.Wait(); err != nil {
+		t.Fatalf("cp: %v", err)
+	}
+	if got := string(refreshed(t, filepath.Join(main, "up2.txt"))); got != "uploading\nmore\n" {
+		t.Errorf("up2.txt holds %q", got)
+	}
+	for _, n := range remoteNames(t, main) {
+		if n == "up.txt" || strings.Contains(n, "filesmount-") {
+			t.Errorf("%s is on the remote", n)
+		}
+	}
 }
