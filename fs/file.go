@@ -35,6 +35,11 @@ type fileNode struct {
 	// and writing the file's own content, which never reaches the remote
 	// and is dropped at the last release.
 	unlinked bool
+	// retired: the remote stored what was written under a name of its
+	// own (a new VRChat version): the name the kernel knows this node by
+	// is gone, though descriptors still open keep writing, and uploading
+	// what they write.
+	retired bool
 	// kernelVersion is the version whose pages the kernel may hold from an
 	// earlier open; "" if none. Opens of that same version keep the cache.
 	kernelVersion string
@@ -78,12 +83,20 @@ func (n *fileNode) standsFor(e remote.Entry) bool {
 	return e.ID != "" && n.entry.ID == e.ID
 }
 
+// nameGone reports a node that no name leads to any more (unlinked or
+// retired).
+func (n *fileNode) nameGone() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.unlinked || n.retired
+}
+
 // staleName: a path reached a file whose name was removed through the
-// mount (unlink, or a rename over it), because the kernel still trusted
+// mount (unlink, a rename over it, an upload the remote named itself), because the kernel still trusted
 // the name for the last jiffy of its entry timeout, or before the
 // invalidation of an alias (latest<ext>) reached it. ESTALE makes the
 // kernel look the path up again and retry the call (open, truncate), so
-// it reaches the object the name stands for now.
+// it reaches the object the name stands for now; stat does the same.
 const staleName = syscall.ESTALE
 
 // revive lets a node that the kernel still holds stand for e, listed as
@@ -151,6 +164,11 @@ func (n *fileNode) entryAttr(e remote.Entry, out *fuse.Attr) {
 }
 
 func (n *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if n.nameGone() && fh == nil {
+		// A stat by a name that is gone. (An fstat comes with a handle:
+		// go-fuse passes one of the node's open files.)
+		return staleName
+	}
 	switch h := fh.(type) {
 	case *readHandle:
 		// An open handle reads a pinned version: report its size.
@@ -182,9 +200,9 @@ func (n *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errn
 // the staged copy.
 func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	n.mu.Lock()
-	local, unlinked := n.st != nil, n.unlinked
+	local, gone := n.st != nil, n.unlinked || n.retired
 	n.mu.Unlock()
-	if unlinked {
+	if gone {
 		return nil, 0, staleName
 	}
 	if local || flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {

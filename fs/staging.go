@@ -24,6 +24,9 @@ type staged struct {
 	dirty   bool       // changed since the last successful upload (or never uploaded)
 	removed bool       // uploaded or handed back: no further writes
 	seq     *seqHash   // the MD5 of content written in order
+	// base is the remote object the copy was staged from ("" for a new
+	// file). Read-only after staging.
+	base string
 	// record is the journal record on disk for this copy, nil when there
 	// is none (its upload landed and no descriptor writes to it any
 	// more). A rename rewrites it, so that a crash recovers the data

@@ -86,6 +86,7 @@ func (n *fileNode) stage(ctx context.Context, e remote.Entry, truncate bool) (*s
 		st.dirty = false // identical to the remote until written
 		st.mu.Unlock()
 	}
+	st.base = e.ID
 	n.mu.Lock()
 	parent, name := n.parent, n.name
 	n.mu.Unlock()
@@ -263,7 +264,7 @@ func (n *fileNode) syncLocked(ctx context.Context, st *staged) syscall.Errno {
 	// Descriptors still open keep it; what they write next is uploaded
 	// the same way at their next close, and the copy goes at the last
 	// release (dropDetached). A new open reads or stages the old object.
-	keepsOld := renamedByRemote && e.ID != ""
+	keepsOld := renamedByRemote && st.base != ""
 	n.mu.Lock()
 	switch {
 	case keepsOld:
@@ -277,6 +278,7 @@ func (n *fileNode) syncLocked(ctx context.Context, st *staged) syscall.Errno {
 		// on the object under its own name.
 		n.entry = ne
 		n.name = escapeName(ne.Name)
+		n.retired = true
 	default:
 		n.entry = ne
 	}
@@ -360,10 +362,7 @@ func (n *fileNode) refuse(op, path, why string, errno syscall.Errno) syscall.Err
 // are accepted and not stored, because the remotes keep no such metadata
 // and refusing would break cp -p, rsync -a and touch.
 func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	n.mu.Lock()
-	unlinked := n.unlinked
-	n.mu.Unlock()
-	if unlinked && fh == nil {
+	if n.nameGone() && fh == nil {
 		return staleName
 	}
 	if size, ok := in.GetSize(); ok {
