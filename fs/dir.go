@@ -232,6 +232,7 @@ func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, a
 			// staged copy (or from the object it replaced): descriptors
 			// open on that node must keep acting on this object.
 			if n.updateFromListing(e, links) {
+				n.setSuspect(false) // looked up again: the name leads here
 				attr.Ino = ch.StableAttr().Ino
 				return ch
 			}

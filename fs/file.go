@@ -40,6 +40,9 @@ type fileNode struct {
 	// is gone, though descriptors still open keep writing, and uploading
 	// what they write.
 	retired bool
+	// suspect: an alias (latest<ext>) that led here now leads elsewhere,
+	// and the kernel may not know yet (see forgetAliases).
+	suspect bool
 	// kernelVersion is the version whose pages the kernel may hold from an
 	// earlier open; "" if none. Opens of that same version keep the cache.
 	kernelVersion string
@@ -88,7 +91,7 @@ func (n *fileNode) standsFor(e remote.Entry) bool {
 func (n *fileNode) nameGone() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.unlinked || n.retired
+	return n.unlinked || n.retired || n.suspect
 }
 
 // staleName: a path reached a file whose name was removed through the
@@ -111,6 +114,7 @@ func (n *fileNode) revive(d *dirNode, name string, e remote.Entry, links uint32)
 	switch {
 	case n.entry.ID == e.ID && !n.unlinked:
 		n.entry, n.links = e, links
+		n.suspect = false // looked up again: the name leads here
 		return true
 	case n.unlinked && n.st == nil:
 		n.unlinked = false
@@ -200,7 +204,7 @@ func (n *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errn
 // the staged copy.
 func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	n.mu.Lock()
-	local, gone := n.st != nil, n.unlinked || n.retired
+	local, gone := n.st != nil, n.unlinked || n.retired || n.suspect
 	n.mu.Unlock()
 	if gone {
 		return nil, 0, staleName
