@@ -135,7 +135,23 @@ func newCBModel() mModel {
 	return m
 }
 
-func (m *cbModel) clone() *cbModel {
+func (m *cbModel) clone() mModel { return m.copy() }
+
+// adopt: temporary files a failed program left behind.
+func (m *cbModel) adopt(real map[string]mEntry, extras []string, failed bool) {
+	for _, p := range extras {
+		if d := m.files[filepath.Dir(p)]; d != nil && !real[p].dir {
+			d[filepath.Base(p)] = &mObj{data: append([]byte(nil), real[p].data...)}
+		}
+	}
+}
+
+// forgetLocal: a CBRAIN file written through the mount and never
+// uploaded has no before-state to fall back to other than "absent", which
+// the model's before-state already is.
+func (m *cbModel) forgetLocal(string) bool { return false }
+
+func (m *cbModel) copy() *cbModel {
 	objs := map[*mObj]*mObj{}
 	cp := func(o *mObj) *mObj {
 		if o == nil {
@@ -594,7 +610,7 @@ func (m *cbModel) followUp(g *mGen, p string) mAction {
 // Chained actions are generated against a copy of the model advanced by
 // the actions before them.
 func (m *cbModel) gen(g *mGen) mStep {
-	sh := m.clone()
+	sh := m.copy()
 	var step mStep
 	add := func(a mAction) {
 		step = append(step, a)
@@ -606,7 +622,7 @@ func (m *cbModel) gen(g *mGen) mStep {
 		}
 	}
 	switch r := g.rng.Float64(); {
-	case r < 0.5:
+	case r < 0.5 || g.single:
 		add(sh.action(g))
 	case r < 0.62: // rename, then at once one or two things on the new name
 		src := sh.pickFile(g)

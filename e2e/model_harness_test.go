@@ -286,13 +286,24 @@ type mModel interface {
 	// (no faults injected) is expected there: a temporary file never
 	// renamed is handed back at unmount.
 	allowedRecovery(rel string) bool
+	// clone is a deep copy (the soak keeps the state before each action).
+	clone() mModel
+	// adopt takes into the model what a failed action left that is in
+	// neither its before- nor its after-state but is acceptable: the
+	// programs' temporary files (extras, with their content in real),
+	// and after a failure what the mount cannot tell apart.
+	adopt(real map[string]mEntry, extras []string, failed bool)
+	// forgetLocal drops the local-only file at p (never uploaded), as a
+	// failed upload does when it hands the data back; false if none.
+	forgetLocal(p string) bool
 }
 
 // mGen holds the random source of a run and helpers to draw from it.
 type mGen struct {
 	rng     *rand.Rand
 	gapRate float64 // probability that a chained step sleeps past the attribute timeout
-	noSlots bool    // soak: no handles kept across steps
+	noSlots bool    // soak: no handles
+	single  bool    // soak: one action per step
 }
 
 func (g *mGen) intn(n int) int         { return g.rng.Intn(n) }
@@ -815,7 +826,7 @@ type modelFailure struct {
 // checks the remote) and returns the first difference, or nil.
 func modelRun(t *testing.T, s *modelSetup, seed int64, n int, o modelOpts) *modelFailure {
 	rng := rand.New(rand.NewSource(seed))
-	g := &mGen{rng: rng, gapRate: o.gapRate, noSlots: o.noSlots}
+	g := &mGen{rng: rng, gapRate: o.gapRate, noSlots: o.noSlots, single: o.soak != nil}
 	if g.gapRate < 0 { // a third of the seeds sleep past the attribute timeout now and then
 		g.gapRate = 0
 		if rng.Intn(3) == 0 {
@@ -836,27 +847,33 @@ func modelRun(t *testing.T, s *modelSetup, seed int64, n int, o modelOpts) *mode
 		fail.steps = min(step, n)
 		return fail
 	}
+	if o.soak != nil {
+		o.soak.resume(o.inj)
+	}
 	for i := 0; i < n; i++ {
 		step := m.gen(g)
 		fail.gen = append(fail.gen, step)
+		if o.soak != nil { // one action, judged against its before- and after-state
+			a := step[0]
+			before := m.clone()
+			want := m.apply(&step[0])
+			mark := len(sess.m.logs.String())
+			got := r.exec(a)
+			o.soak.pause(o.inj)
+			next, msg := o.soak.judge(r, sess, before, m, a, want, got, sess.m.logs.String()[mark:])
+			if msg != "" {
+				return failAt(i+1, msg)
+			}
+			m = next
+			o.soak.resume(o.inj)
+			continue
+		}
 		for j := range step {
 			a := step[j]
-			before := m
 			want := m.apply(&step[j])
-			got := r.exec(a)
-			if o.soak != nil {
-				o.soak.actions++
-				if msg := o.soak.judge(r, m, before, a, want, got); msg != "" {
-					return failAt(i+1, msg)
-				}
-				continue
-			}
-			if !sameOutcome(want, got) {
+			if got := r.exec(a); !sameOutcome(want, got) {
 				return failAt(i+1, fmt.Sprintf("action %q: the mount answered %v, the model expects %v", a.String(), got, want))
 			}
-		}
-		if o.soak != nil {
-			o.soak.steps++
 		}
 		if diff := r.check(m, m.view(), true); diff != "" {
 			return failAt(i+1, diff)
@@ -864,8 +881,8 @@ func modelRun(t *testing.T, s *modelSetup, seed int64, n int, o modelOpts) *mode
 	}
 	// The end: close what is open, then unmount and look at the remote
 	// through a fresh mount with an empty cache.
-	if o.inj != nil {
-		o.inj.Reset()
+	if o.soak != nil {
+		o.soak.pause(o.inj)
 	}
 	closing := m.closeAll()
 	fail.gen = append(fail.gen, closing)

@@ -106,6 +106,9 @@ type vrDir struct {
 	want     string   // generator: the extension files in a new directory get
 	versions [][]byte // versions[i] is version i+1
 	local    map[string]*vrObj
+	// maybe (soak only): a new directory, still empty, that a failed
+	// upload may have made a File of on VRChat (the mount cannot tell).
+	maybe bool
 }
 
 // vrObj is a file with local content: being written, empty (never
@@ -137,7 +140,35 @@ func newVRModel() mModel {
 	return m
 }
 
-func (m *vrModel) clone() *vrModel {
+func (m *vrModel) clone() mModel { return m.copy() }
+
+// adopt: temporary files a failed program left behind; empty new
+// directories a failed upload may have made Files of.
+func (m *vrModel) adopt(real map[string]mEntry, extras []string, failed bool) {
+	for _, p := range extras {
+		dn, name := split(p)
+		if d := m.dirs[dn]; d != nil && name != "" && !real[p].dir {
+			d.local[name] = &vrObj{data: append([]byte(nil), real[p].data...), dir: dn, name: name, dirty: true, shown: true}
+		}
+	}
+	for _, d := range m.dirs {
+		if failed && !d.file && len(d.local) == 0 {
+			d.maybe = true
+		}
+	}
+}
+
+// forgetLocal drops a local file (an empty one, never uploaded).
+func (m *vrModel) forgetLocal(p string) bool {
+	dn, name := split(p)
+	if d := m.dirs[dn]; d != nil && d.local[name] != nil {
+		m.unlinkObj(d.local[name])
+		return true
+	}
+	return false
+}
+
+func (m *vrModel) copy() *vrModel {
 	objs := map[*vrObj]*vrObj{}
 	cp := func(o *vrObj) *vrObj {
 		if o == nil {
@@ -535,7 +566,11 @@ func (m *vrModel) remoteView() map[string]mEntry {
 
 func (m *vrModel) roots() []string { return []string{vrRoot} }
 func (m *vrModel) ignored(dir, name string) bool {
-	return dir == vrRoot && name == "tags"
+	if dir != vrRoot {
+		return false
+	}
+	d := m.dirs[name]
+	return name == "tags" || d != nil && d.maybe && !d.file
 }
 func (m *vrModel) readSlot(string) int { return -1 }
 func (m *vrModel) allowedRecovery(rel string) bool {
@@ -937,7 +972,7 @@ func (m *vrModel) followUp(g *mGen, dn string) mAction {
 }
 
 func (m *vrModel) gen(g *mGen) mStep {
-	sh := m.clone()
+	sh := m.copy()
 	var step mStep
 	add := func(a mAction) {
 		step = append(step, a)
@@ -949,7 +984,7 @@ func (m *vrModel) gen(g *mGen) mStep {
 		}
 	}
 	switch r := g.rng.Float64(); {
-	case r < 0.5:
+	case r < 0.5 || g.single:
 		add(sh.action(g))
 	case r < 0.62 && !g.noSlots:
 		m.handleRecipe(g, sh, add)
