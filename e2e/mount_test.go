@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
+
 	"github.com/filesmount/filesmount/cache"
 	"github.com/filesmount/filesmount/fs"
 	"github.com/filesmount/filesmount/remote"
@@ -108,6 +110,7 @@ func mountCBRAIN(t *testing.T, opts envOptions) *cbrainEnv {
 // mounted is a FUSE mount of some stores through one cache.
 type mounted struct {
 	root     *fs.Root
+	server   *fuse.Server // Unmount is idempotent: a test may unmount early
 	cacheDir string
 	cache    *cache.Cache
 	mnt      string
@@ -169,7 +172,7 @@ func mountStores(t *testing.T, mo mountOptions, stores ...remote.Store) *mounted
 			t.Errorf("unmount: %v", err)
 		}
 	})
-	return &mounted{cache: c, mnt: mnt, logs: logs, root: root, cacheDir: mo.cacheDir}
+	return &mounted{cache: c, mnt: mnt, logs: logs, root: root, server: server, cacheDir: mo.cacheDir}
 }
 
 // run runs a program and returns its standard output, failing the test

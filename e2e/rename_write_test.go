@@ -4,9 +4,11 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/filesmount/filesmount/remote/vrchat/vrchattest"
 )
@@ -216,6 +218,87 @@ func TestVRChatEmptyFilesAndSedEdits(t *testing.T) {
 		out, err := command("mv", filepath.Join(notes, "4.txt"), filepath.Join(notes, "x.txt"))
 		if err == nil || !strings.Contains(out, "Operation not supported") {
 			t.Errorf("mv of a version: %v %q", err, out)
+		}
+	}
+}
+
+// TestShellRedirectionUploadsOnce: `echo x > f` closes a descriptor (the
+// shell's dup2) before writing; that empty close must not cost an upload
+// of its own. `touch` still creates the empty file on the remote.
+func TestShellRedirectionUploadsOnce(t *testing.T) {
+	env := mountCBRAIN(t, envOptions{})
+	main := filepath.Join(env.mnt, "cbrain", "MainStore")
+	posts := func() int64 { return env.srv.Stats().ByRoute["POST /userfiles"] }
+	before := posts()
+	sh(t, main, "echo hello > once.txt")
+	if n := posts() - before; n != 1 {
+		t.Errorf("echo > once.txt made %d uploads, want 1", n)
+	}
+	if got := string(refreshed(t, filepath.Join(main, "once.txt"))); got != "hello\n" {
+		t.Errorf("once.txt holds %q", got)
+	}
+	sh(t, main, "touch empty.txt")
+	waitFor(t, "the empty file on the remote", func() bool {
+		for _, n := range remoteNames(t, main) {
+			if n == "empty.txt" {
+				return posts()-before == 2
+			}
+		}
+		return false
+	})
+	nothingStaged(t, env.m)
+}
+
+// TestSedInPlaceUploadsOnce: sed -i's temporary file is not uploaded
+// before its rename: one upload for the edit, nothing left behind.
+func TestSedInPlaceUploadsOnce(t *testing.T) {
+	env := mountCBRAIN(t, envOptions{})
+	main := filepath.Join(env.mnt, "cbrain", "MainStore")
+	sh(t, main, "echo one > s.txt")
+	posts := env.srv.Stats().ByRoute["POST /userfiles"]
+	sh(t, main, "sed -i 's/one/two/' s.txt")
+	if n := env.srv.Stats().ByRoute["POST /userfiles"] - posts; n != 1 {
+		t.Errorf("sed -i made %d uploads, want 1", n)
+	}
+	if got := string(refreshed(t, filepath.Join(main, "s.txt"))); got != "two\n" {
+		t.Errorf("s.txt holds %q", got)
+	}
+	// sed -i on a program's temporary file, which the portal cannot hold.
+	sh(t, main, "printf 'ab\\n' > .t.dat.Xy12Ab; sed -i 's/ab/Q/' .t.dat.Xy12Ab; mv .t.dat.Xy12Ab t.dat")
+	if got := string(refreshed(t, filepath.Join(main, "t.dat"))); got != "Q\n" {
+		t.Errorf("t.dat holds %q", got)
+	}
+	for _, n := range remoteNames(t, main) {
+		if strings.HasPrefix(n, "sed") || strings.HasPrefix(n, ".") {
+			t.Errorf("a temporary file stayed behind: %s", n)
+		}
+	}
+	nothingStaged(t, env.m)
+}
+
+// TestRenameWhileUploading: a rename that arrives while the file's close
+// is still waiting for the portal waits for that upload, then renames the
+// object; a write that follows lands under the new name.
+func TestRenameWhileUploading(t *testing.T) {
+	env := mountCBRAIN(t, envOptions{uploadDelay: 700 * time.Millisecond})
+	main := filepath.Join(env.mnt, "cbrain", "MainStore")
+	src := filepath.Join(t.TempDir(), "src.txt")
+	os.WriteFile(src, []byte("uploading\n"), 0o644)
+	cp := exec.Command("cp", src, filepath.Join(main, "up.txt"))
+	if err := cp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the upload to reach the portal", func() bool { return env.srv.Stats().ByRoute["POST /userfiles"] > 0 })
+	sh(t, main, "mv up.txt up2.txt; echo more >> up2.txt")
+	if err := cp.Wait(); err != nil {
+		t.Fatalf("cp: %v", err)
+	}
+	if got := string(refreshed(t, filepath.Join(main, "up2.txt"))); got != "uploading\nmore\n" {
+		t.Errorf("up2.txt holds %q", got)
+	}
+	for _, n := range remoteNames(t, main) {
+		if n == "up.txt" || strings.Contains(n, "filesmount-") {
+			t.Errorf("%s is on the remote", n)
 		}
 	}
 }

@@ -32,7 +32,17 @@ func inodeNumber(store, id string) uint64 {
 	return ino
 }
 
-// fillAttr sets out from e. An unknown size is shown as 0.
+// entryAttr sets out for entry e of backend b as stat shows it: from e,
+// with write permission where changes are allowed (setMode) and the
+// times saved for e's content (times.go).
+func (f *filesys) entryAttr(b Backend, e remote.Entry, ino uint64, out *fuse.Attr) {
+	f.fillAttr(e, ino, out)
+	f.setMode(out, b, e)
+	f.savedTimes(b.Store.Name(), e, out)
+}
+
+// fillAttr sets out from e alone: mode without write permission, the
+// remote's ModTime as all three times. An unknown size is shown as 0.
 func (f *filesys) fillAttr(e remote.Entry, ino uint64, out *fuse.Attr) {
 	out.Ino = ino
 	if e.IsDir {

@@ -82,8 +82,7 @@ func (d *dirNode) invalidate() {
 
 // listing returns a fresh snapshot, fetching one if the cached one is older
 // than the TTL. Concurrent callers share one fetch, which runs detached
-// from any single FUSE request: an interrupted caller stops waiting, the
-// fetch goes on for the others.
+// from any single FUSE request.
 func (d *dirNode) listing(ctx context.Context) (*listing, error) {
 	now := time.Now()
 	d.mu.Lock()
@@ -113,15 +112,16 @@ func (d *dirNode) listing(ctx context.Context) (*listing, error) {
 		d.updateChildren(l)
 		return l, nil
 	})
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*listing), nil
+	// The wait ignores the request's interrupt: Go programs get one at
+	// almost every slow syscall (SIGURG preemption) and most do not retry
+	// an unlink or a rename that fails with EINTR. The refresh is
+	// bounded by ListTimeout, and a fatal signal (Ctrl-C) still ends the
+	// caller: the kernel stops waiting for the answer itself.
+	res := <-ch
+	if res.Err != nil {
+		return nil, res.Err
 	}
+	return res.Val.(*listing), nil
 }
 
 // updateChildren gives inodes the kernel already knows their new metadata,
@@ -134,7 +134,7 @@ func (d *dirNode) updateChildren(l *listing) {
 		}
 		switch n := ch.Operations().(type) {
 		case *fileNode:
-			n.updateFromListing(e)
+			n.updateFromListing(e, l.nlink(e.ID))
 		case *dirNode:
 			if n.currentEntry().ID == e.ID {
 				n.setEntry(e)
@@ -172,8 +172,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		out.SetEntryTimeout(uncachedEntry)
 		return f.EmbeddedInode(), 0
 	} else if nd != nil {
-		d.fsys.fillAttr(nd.currentEntry(), nd.StableAttr().Ino, &out.Attr)
-		d.fsys.setMode(&out.Attr, d.backend, nd.currentEntry())
+		d.fsys.entryAttr(d.backend, nd.currentEntry(), nd.StableAttr().Ino, &out.Attr)
 		return nd.EmbeddedInode(), 0
 	}
 	l, err := d.listing(ctx)
@@ -184,7 +183,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	if l.shared[e.ID] {
+	if l.nlink(e.ID) > 1 {
 		out.SetEntryTimeout(uncachedEntry)
 	}
 	return d.childInode(ctx, name, e, &out.Attr), 0
@@ -204,8 +203,17 @@ const uncachedEntry = time.Nanosecond
 func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, attr *fuse.Attr) *fusefs.Inode {
 	store := d.backend.Store.Name()
 	ino := inodeNumber(store, e.ID)
-	d.fsys.fillAttr(e, ino, attr)
-	d.fsys.setMode(attr, d.backend, e)
+	d.fsys.entryAttr(d.backend, e, ino, attr)
+	links := uint32(1)
+	if !e.IsDir {
+		d.mu.Lock()
+		links = d.snap.nlink(e.ID)
+		d.mu.Unlock()
+		attr.Nlink = links
+	}
+	if e.Dynamic {
+		setAttrSize(attr, d.fsys.reportSize(ctx, d.backend, e))
+	}
 	if ch := d.GetChild(name); ch != nil {
 		switch n := ch.Operations().(type) {
 		case *fileNode:
@@ -213,9 +221,8 @@ func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, a
 			// remote lists it, although its inode number came from its
 			// staged copy (or from the object it replaced): descriptors
 			// open on that node must keep acting on this object.
-			if n.updateFromListing(e) {
-				d.fsys.fillAttr(e, ch.StableAttr().Ino, attr)
-				d.fsys.setMode(attr, d.backend, e)
+			if n.updateFromListing(e, links) {
+				attr.Ino = ch.StableAttr().Ino
 				return ch
 			}
 		case *dirNode:
@@ -229,8 +236,12 @@ func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, a
 		return d.NewInode(ctx, newDirNode(d.fsys, d.backend, e, d.childPath(name)),
 			fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino})
 	}
-	return d.NewInode(ctx, newFileNode(d.fsys, d.backend, e, d, name),
-		fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})
+	// If the object is already known under another name (latest<ext>
+	// and its version are one inode), go-fuse keeps that node; it got
+	// the same count from the same listing.
+	n := newFileNode(d.fsys, d.backend, e, d, name)
+	n.links = links
+	return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
@@ -269,15 +280,17 @@ func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno)
 }
 
 func (d *dirNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	e := d.currentEntry()
-	d.fsys.fillAttr(e, d.StableAttr().Ino, &out.Attr)
-	d.fsys.setMode(&out.Attr, d.backend, e)
+	d.fsys.entryAttr(d.backend, d.currentEntry(), d.StableAttr().Ino, &out.Attr)
 	return 0
 }
 
-// Setattr on a directory (chmod, touch, rsync -a setting times) is
-// accepted and not stored: the remotes keep no such metadata.
+// Setattr on a directory: times (touch, rsync -a) are kept (times.go);
+// mode and owner are accepted and not stored, because the remotes keep
+// no such metadata and refusing would break cp -a and rsync -a.
 func (d *dirNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := d.setTimes(in); errno != 0 {
+		return errno
+	}
 	return d.Getattr(ctx, fh, out)
 }
 

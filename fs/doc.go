@@ -16,9 +16,19 @@
 // held across a call into a Store or ContentReader, and no lock is taken
 // while another node's lock is held, so there is no lock order to respect.
 // Listing refreshes are shared through a per-directory singleflight and run
-// on a context detached from the FUSE request, so that a kernel interrupt
-// (Go programs get many, from SIGURG) stops a waiter but not the refresh
-// other waiters share.
+// on a context detached from the FUSE request, bounded by ListTimeout. A
+// kernel interrupt (Go programs get many, from SIGURG) neither stops the
+// refresh nor its waiters: answering EINTR to a lookup, an unlink or a
+// rename fails programs that do not retry them.
+//
+// # Times, sizes and links
+//
+// Times users set are kept per remote content in the cache directory
+// (times.go), so rsync's quick check works across runs and restarts.
+// Generated content (analysis reports) is fetched at lookup to show its
+// true size, and the bytes are kept for the metadata TTL (reportsize.go).
+// A file the remote lists under several names in one directory (VRChat's
+// latest<ext>) is one inode whose st_nlink counts them (listing.go).
 //
 // # Kernel notifications
 //

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"syscall"
-	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -18,9 +17,11 @@ import (
 const maxDynamicBytes = 16 << 20
 
 // dynamicHandle serves content the remote generates per request. The
-// whole body is fetched at open, so a "not ready" answer fails the open
-// with a clear errno instead of reading as an empty file, and the file is
-// opened with direct I/O because its size was unknown to stat.
+// whole body is held by the handle: the bytes that stat measured at
+// lookup (reportsize.go) if they are still fresh, else fetched at open, so
+// a "not ready" answer fails the open with a clear errno instead of
+// reading as an empty file. Direct I/O: a later open may get a newer
+// report, which the kernel must not mix with pages of this one.
 type dynamicHandle struct {
 	entry remote.Entry
 	data  []byte // immutable after open
@@ -29,15 +30,16 @@ type dynamicHandle struct {
 var _ fusefs.FileReader = (*dynamicHandle)(nil)
 
 func (n *fileNode) openDynamic(ctx context.Context, e remote.Entry) (fusefs.FileHandle, uint32, syscall.Errno) {
-	// Detached from the request: a kernel interrupt must not leave a
-	// half-read report behind; the timeout still bounds it.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-	defer cancel()
-	data, err := readAllBounded(fctx, n.backend.Store, e)
+	// The fetch is detached from the request (a kernel interrupt must not
+	// leave a half-read report behind) and shared with lookups.
+	r, err := n.fsys.reports.get(ctx, n.backend.Store, e, n.fsys.opts.MetadataTTL, true)
+	if err == nil {
+		err = r.err
+	}
 	if err != nil {
 		return nil, 0, toErrno(n.fsys.opts.Logger, "open", n.path(), err)
 	}
-	return &dynamicHandle{entry: e, data: data}, fuse.FOPEN_DIRECT_IO, 0
+	return &dynamicHandle{entry: e, data: r.data}, fuse.FOPEN_DIRECT_IO, 0
 }
 
 func readAllBounded(ctx context.Context, s remote.Store, e remote.Entry) ([]byte, error) {

@@ -38,6 +38,12 @@ type fileNode struct {
 	// kernelVersion is the version whose pages the kernel may hold from an
 	// earlier open; "" if none. Opens of that same version keep the cache.
 	kernelVersion string
+	// times are the times set while the file had local content st, until
+	// its upload lands (see times.go).
+	times localTimes
+	// links is how many names the object has in its directory's listing
+	// (2 for VRChat's latest<ext> and its version); 0 counts as 1.
+	links uint32
 }
 
 var (
@@ -52,14 +58,16 @@ func newFileNode(f *filesys, b Backend, e remote.Entry, parent *dirNode, name st
 }
 
 // updateFromListing takes new metadata for the same remote object, and
-// reports whether e is that object.
-func (n *fileNode) updateFromListing(e remote.Entry) bool {
+// reports whether e is that object; links is the number of names the
+// listing gives it.
+func (n *fileNode) updateFromListing(e remote.Entry, links uint32) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.entry.ID != e.ID || n.unlinked {
 		return false
 	}
 	n.entry = e
+	n.links = links
 	return true
 }
 
@@ -77,10 +85,11 @@ func (n *fileNode) distrustKernelCache() {
 	n.mu.Unlock()
 }
 
-// fillAttr reports the local size while the file has local content.
+// fillAttr reports the local size and times while the file has local
+// content.
 func (n *fileNode) fillAttr(out *fuse.Attr) {
 	n.mu.Lock()
-	e, st := n.entry, n.st
+	e, st, lt := n.entry, n.st, n.times
 	n.mu.Unlock()
 	if st != nil {
 		e.Size = st.size()
@@ -89,24 +98,34 @@ func (n *fileNode) fillAttr(out *fuse.Attr) {
 			e.ModTime = n.fsys.started
 		}
 	}
-	n.fsys.fillAttr(e, n.StableAttr().Ino, out)
-	n.fsys.setMode(out, n.backend, e)
+	n.entryAttr(e, out)
+	if st != nil {
+		localAttrTimes(st, lt, out)
+	}
+}
+
+// entryAttr sets out for e, one of this file's remote versions.
+func (n *fileNode) entryAttr(e remote.Entry, out *fuse.Attr) {
+	n.fsys.entryAttr(n.backend, e, n.StableAttr().Ino, out)
+	n.mu.Lock()
+	out.Nlink = max(n.links, 1)
+	n.mu.Unlock()
 }
 
 func (n *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	switch h := fh.(type) {
 	case *readHandle:
 		// An open handle reads a pinned version: report its size.
-		n.fsys.fillAttr(h.entry, n.StableAttr().Ino, &out.Attr)
-		n.fsys.setMode(&out.Attr, n.backend, h.entry)
+		n.entryAttr(h.entry, &out.Attr)
 		return 0
 	case *dynamicHandle:
 		e := h.entry
 		e.Size = int64(len(h.data))
-		n.fsys.fillAttr(e, n.StableAttr().Ino, &out.Attr)
+		n.entryAttr(e, &out.Attr)
 		return 0
 	}
 	n.fillAttr(&out.Attr)
+	n.reportAttr(ctx, &out.Attr)
 	return 0
 }
 

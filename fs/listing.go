@@ -13,9 +13,11 @@ type listing struct {
 	fetched time.Time
 	entries []namedEntry // in the store's order
 	byName  map[string]remote.Entry
-	// shared are the IDs listed under more than one name (VRChat's
-	// latest<ext> and the version it follows).
-	shared map[string]bool
+	// links counts the names of each file whose remote ID is listed more
+	// than once (VRChat's latest<ext> and the version it follows): they
+	// are one inode, so st_nlink says how many names it has here, and du
+	// and tar count it once. Nil when no ID repeats.
+	links map[string]uint32
 }
 
 func newListing(entries []remote.Entry, now time.Time) *listing {
@@ -24,15 +26,30 @@ func newListing(entries []remote.Entry, now time.Time) *listing {
 	seen := make(map[string]bool, len(named))
 	for _, n := range named {
 		l.byName[n.name] = n.entry
+		if n.entry.IsDir {
+			continue // a directory's nlink counts its subdirectories instead
+		}
 		if seen[n.entry.ID] {
-			if l.shared == nil {
-				l.shared = map[string]bool{}
+			if l.links == nil {
+				l.links = map[string]uint32{}
 			}
-			l.shared[n.entry.ID] = true
+			if l.links[n.entry.ID] == 0 {
+				l.links[n.entry.ID] = 1
+			}
+			l.links[n.entry.ID]++
 		}
 		seen[n.entry.ID] = true
 	}
 	return l
+}
+
+// nlink is the number of names the file with remote ID id has in this
+// directory: 1 unless the remote lists the object under several names.
+func (l *listing) nlink(id string) uint32 {
+	if l == nil || l.links[id] == 0 {
+		return 1
+	}
+	return l.links[id]
 }
 
 func (l *listing) fresh(now time.Time, ttl time.Duration) bool {

@@ -29,8 +29,8 @@ type Options struct {
 	// Logger receives one line per failed operation. Nil discards.
 	Logger *log.Logger
 	// CacheDir holds staged writes (staging/), the upload journal
-	// (journal/) and the data of failed uploads (recovery/). Required
-	// unless ReadOnly.
+	// (journal/), the data of failed uploads (recovery/) and the times
+	// users set (times). Required unless ReadOnly.
 	CacheDir string
 	// ReadOnly refuses every change with EROFS.
 	ReadOnly bool

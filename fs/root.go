@@ -17,6 +17,8 @@ type filesys struct {
 	started time.Time   // shown as the time of entries the remote gives none
 	dirs    stagingDirs // read-only after NewRoot
 	uploads uploads
+	times   *timeStore  // times users set (times.go); read-only pointer after NewRoot
+	reports reportCache // generated content measured at lookup (reportsize.go)
 }
 
 // Root is the mount's top directory: one directory per backend, fixed at
@@ -35,9 +37,11 @@ var (
 
 // NewRoot returns the root node of a tree with one directory per backend.
 // Unless opts.ReadOnly, it prepares the staging folders under
-// opts.CacheDir (mode 0700).
+// opts.CacheDir (mode 0700). It loads the times users set from
+// opts.CacheDir/times (see times.go).
 func NewRoot(backends []Backend, opts Options) (*Root, error) {
 	f := &filesys{opts: opts.withDefaults(), started: time.Now()}
+	f.times = openTimeStore(opts.CacheDir, f.opts.Logger)
 	if !opts.ReadOnly {
 		dirs, err := newStagingDirs(opts.CacheDir)
 		if err != nil {

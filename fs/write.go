@@ -141,8 +141,15 @@ func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 
 // Flush runs at every close of every descriptor (dup'd ones too), so it
 // uploads only what changed since the last upload: a second Flush with
-// nothing new uploads nothing.
+// nothing new uploads nothing. A new file that is still empty is left
+// for Release: a shell's `>` redirection closes its first descriptor
+// (dup2) before writing anything, and `vim` creates and removes a test
+// file "4913"; uploading at that close would cost a whole upload (and,
+// on CBRAIN, an overwrite later) for nothing.
 func (h *writeHandle) Flush(ctx context.Context) syscall.Errno {
+	if h.node.newAndEmpty() {
+		return 0
+	}
 	return h.node.sync(ctx)
 }
 
@@ -150,10 +157,26 @@ func (h *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	return h.node.sync(ctx)
 }
 
+// Release uploads a new empty file once its last descriptor is gone (see
+// Flush); `touch` thus creates an empty file on the remote, one close
+// later. It runs after close has returned, so a failure is only logged:
+// there is no data to lose.
 func (h *writeHandle) Release(ctx context.Context) syscall.Errno {
 	h.st.release()
+	if h.st.idle() && h.node.newAndEmpty() {
+		h.node.sync(context.Background())
+	}
 	h.node.settle()
 	return 0
+}
+
+// newAndEmpty reports a file created through the mount that has neither
+// content nor a remote object yet.
+func (n *fileNode) newAndEmpty() bool {
+	n.mu.Lock()
+	st, e, unlinked := n.st, n.entry, n.unlinked
+	n.mu.Unlock()
+	return st != nil && !unlinked && e.ID == "" && st.isDirty() && st.size() == 0
 }
 
 // sync uploads the staged content if it changed. A file whose name the
@@ -179,6 +202,9 @@ func (n *fileNode) syncLocked(ctx context.Context) syscall.Errno {
 	}
 	dir := parent.currentEntry()
 	path := parent.childPath(name)
+	if staysLocal(name) {
+		return 0 // uploaded when renamed to its final name
+	}
 	if err := w.CheckName(dir, name); err != nil {
 		if isTempName(name) {
 			return 0 // uploaded when renamed to its final name
@@ -217,6 +243,7 @@ func (n *fileNode) syncLocked(ctx context.Context) syscall.Errno {
 		n.name = escapeName(ne.Name)
 	}
 	n.mu.Unlock()
+	n.uploadLanded(ne) // the times of the local copy now belong to ne (times.go)
 	// The remote lists it now (VRChat under its version's name): stop
 	// showing the local copy at once, not at the release that follows
 	// close asynchronously. A later write shows it again. The listing is
@@ -286,9 +313,9 @@ func (n *fileNode) refuse(op, path, why string, errno syscall.Errno) syscall.Err
 }
 
 // Setattr: a size change truncates the staged copy (staging and uploading
-// it if no descriptor is open); mode, owner and times are accepted and
-// not stored, because the remotes keep no such metadata and refusing
-// would break cp -p, rsync -a and touch.
+// it if no descriptor is open); times are kept (times.go); mode and owner
+// are accepted and not stored, because the remotes keep no such metadata
+// and refusing would break cp -p, rsync -a and touch.
 func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if size, ok := in.GetSize(); ok {
 		if h, isWrite := fh.(*writeHandle); isWrite {
@@ -313,6 +340,9 @@ func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.S
 				return errno
 			}
 		}
+	}
+	if errno := n.setTimes(in); errno != 0 {
+		return errno
 	}
 	return n.Getattr(ctx, fh, out)
 }

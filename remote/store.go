@@ -37,8 +37,9 @@ type Entry struct {
 	// Readers check it once the object has been read completely.
 	MD5 []byte
 	// Dynamic marks content the remote generates per request (reports,
-	// analyses): its size is unknown until read and it is never cached.
-	// It is fetched whole with Open when the file is opened.
+	// analyses): its size is unknown until read and it is not block
+	// cached. The filesystem fetches it whole with Open when it is looked
+	// up, to show its size, and keeps it for the metadata TTL.
 	Dynamic bool
 }
 

@@ -122,6 +122,10 @@ func TestListingPagesAndShapes(t *testing.T) {
 	if members[0].Name != "a.txt" || members[0].Size != 1 || members[1].Name != "sub" || !members[1].IsDir {
 		t.Errorf("members %+v", members)
 	}
+	// Members carry the portal's own mtime (lstat's, to the millisecond).
+	if mt := members[0].ModTime; time.Since(mt) > time.Minute || time.Since(mt) < -time.Second {
+		t.Errorf("a.txt mtime %v, want about now (when the emulator wrote it)", mt)
+	}
 	sub, err := f.store.List(context.Background(), members[1])
 	if err != nil || len(sub) != 1 || sub[0].Name != "b.txt" || sub[0].Size != 2 {
 		t.Fatalf("sub %+v, %v", sub, err)

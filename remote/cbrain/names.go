@@ -100,6 +100,7 @@ func UserfileID(e remote.Entry) (int64, bool) {
 const (
 	newMarker = ".filesmount-new-"
 	oldMarker = ".filesmount-old-"
+	mvMarker  = ".filesmount-mv-"
 )
 
 // tempName is name + marker + a short hash of key, shortened to fit
@@ -117,6 +118,12 @@ func tempName(name, marker, key string) string {
 // from the name and the content, so a retry of the same overwrite finds it.
 func uploadTempName(name string, sum []byte, size int64) string {
 	return tempName(name, newMarker, fmt.Sprintf("%x/%d", sum, size))
+}
+
+// transitName is the name a file crosses to another provider under when
+// its own name is taken there.
+func transitName(name string, id int64) string {
+	return tempName(name, mvMarker, strconv.FormatInt(id, 10))
 }
 
 // asideName is where a replacing rename parks the file being replaced.

@@ -13,10 +13,13 @@ import (
 	"github.com/filesmount/filesmount/remote"
 )
 
-// ModTime is the modification time shown for every CBRAIN entry. The API
-// exposes no timestamps at all, so any "real" time would be invented; a
-// fixed, documented instant keeps mtimes stable across listings and
-// mounts, which is what rsync and make need to behave deterministically.
+// ModTime is the modification time shown for CBRAIN entries the API gives
+// no time for: userfiles, data providers and directories (userfile JSON
+// has no timestamps). Any "real" time would be invented; a fixed,
+// documented instant keeps mtimes stable across listings and mounts, which
+// is what rsync and make need to behave deterministically. Members of a
+// FileCollection carry their own mtime in the collection's file list. The
+// filesystem shows the times users set instead (fs/times.go).
 var ModTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Store adapts a Client to remote.Store. Layout:
@@ -220,6 +223,10 @@ func (s *Store) listCollection(ctx context.Context, id int64, dirPath string) ([
 		} else if f.Size != nil {
 			c.entry.Size = *f.Size
 		}
+		if path.Join(dirPath, name) == p && !f.Mtime.IsZero() {
+			// The member's own mtime: the only real time the API gives.
+			c.entry.ModTime = f.Mtime.Time
+		}
 	}
 	sort.Strings(order)
 	out := make([]remote.Entry, 0, len(order))
@@ -230,6 +237,10 @@ func (s *Store) listCollection(ctx context.Context, id int64, dirPath string) ([
 			c.entry.Size = 0
 		}
 		c.entry.Version = "size:" + strconv.FormatInt(c.entry.Size, 10)
+		if !c.entry.ModTime.Equal(ModTime) {
+			// Content rewritten at the same size changes the mtime.
+			c.entry.Version += " mtime:" + strconv.FormatInt(c.entry.ModTime.UnixNano(), 10)
+		}
 		out = append(out, c.entry)
 	}
 	return out, nil

@@ -1,5 +1,11 @@
 package cbrain
 
+import (
+	"encoding/json"
+	"math"
+	"time"
+)
+
 // Userfile is the portal's userfile object (the 15 whitelisted attributes,
 // plus tags when the file has any). There are no timestamps.
 type Userfile struct {
@@ -35,9 +41,38 @@ type DataProvider struct {
 // FileInfo is one entry of a FileCollection's file list. Name is the path
 // inside the collection, starting with the collection's own name.
 type FileInfo struct {
-	Name         string `json:"name"`
-	SymbolicType string `json:"symbolic_type"` // "regular", "directory", "symlink"
-	Size         *int64 `json:"size"`
+	Name         string     `json:"name"`
+	SymbolicType string     `json:"symbolic_type"` // "regular", "directory", "symlink"
+	Size         *int64     `json:"size"`
+	Mtime        portalTime `json:"mtime"` // zero if absent or unreadable
+}
+
+// portalTime is a time in the portal's JSON. A collection's file list
+// holds the Ruby Time values of File.lstat (data_provider.rb,
+// cache_collection_index), which Rails renders as ISO 8601 strings with
+// milliseconds and the portal's UTC offset ("2026-03-01T12:00:00.000-05:00",
+// ActiveSupport's Time#as_json); the provider-side listings document epoch
+// seconds instead (data_provider.rb, provider_list_all). Both are read;
+// anything else is no time rather than a failed listing, since a time is
+// never worth losing the files for.
+type portalTime struct{ time.Time }
+
+func (t *portalTime) UnmarshalJSON(b []byte) error {
+	t.Time = time.Time{}
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		if p, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			t.Time = p
+		}
+		return nil
+	}
+	var secs float64
+	// Up to year 5138: beyond is not a file time.
+	if json.Unmarshal(b, &secs) == nil && secs > 0 && secs < 1e11 {
+		whole, frac := math.Modf(secs)
+		t.Time = time.Unix(int64(whole), int64(frac*1e9))
+	}
+	return nil
 }
 
 // Session is the answer of GET/POST /session.

@@ -152,7 +152,27 @@ func (s *Store) Rename(ctx context.Context, dir, e, newDir remote.Entry, newName
 	src := uf.DataProviderID
 	move := func() error {
 		if dest != src {
+			// change_provider fails an item whose owner has a file of
+			// the same name on the destination (data_provider.rb,
+			// provider_move_to_otherprovider, without crush_destination):
+			// cross under a name free on both providers.
+			clash, err := s.c.findOwned(ctx, me, dest, uf.Name)
+			if err != nil {
+				return err
+			}
+			original := uf.Name
+			if clash != nil && clash.ID != uf.ID {
+				if err := s.c.rename(ctx, me, uf, transitName(newName, uf.ID)); err != nil {
+					return fmt.Errorf("cbrain: cannot move %q: %q is taken on data provider %d and renaming it for the move failed: %w", original, original, dest, err)
+				}
+			}
 			if err := s.c.move(ctx, uf, dest); err != nil {
+				if uf.Name != original {
+					// Still on the source provider: give it its name back.
+					if rerr := s.c.rename(ctx, me, uf, original); rerr != nil {
+						return fmt.Errorf("%w (the file stays on provider %d as %q: %v)", err, src, uf.Name, rerr)
+					}
+				}
 				return err
 			}
 		}

@@ -663,3 +663,26 @@ func TestOverwriteRetryAfterDelete(t *testing.T) {
 		t.Errorf("%d POST /userfiles, want 1", n)
 	}
 }
+
+// TestMoveWhenTheNameIsTakenOnTheDestination: change_provider fails an
+// item whose owner has a file of that name on the destination
+// (data_provider.rb, provider_move_to_otherprovider), so `mv A/x B/y`
+// with another B/x crosses under a transit name and ends as B/y, B/x kept.
+func TestMoveWhenTheNameIsTakenOnTheDestination(t *testing.T) {
+	f := setupWith(t, cbraintest.Options{})
+	ctx := context.Background()
+	other := f.srv.AddProvider("Other", f.user, cbraintest.ProviderOptions{})
+	id := f.srv.AddFile(cbraintest.FileSpec{Name: "x.txt", ProviderID: f.dp, OwnerID: f.user, Content: []byte("moving")})
+	kept := f.srv.AddFile(cbraintest.FileSpec{Name: "x.txt", ProviderID: other, OwnerID: f.user, Content: []byte("stays")})
+	e, err := f.store.Rename(ctx, dpDir(f.dp), ufEntry(id, "x.txt"), dpDir(other), "y.txt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uf, _ := f.client.Userfile(ctx, int64(id))
+	if e.Name != "y.txt" || uf.Name != "y.txt" || uf.DataProviderID != int64(other) {
+		t.Fatalf("entry %+v, userfile %+v", e, uf)
+	}
+	if k, _ := f.client.Userfile(ctx, int64(kept)); k == nil || k.Name != "x.txt" {
+		t.Errorf("the destination's x.txt: %+v", k)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Contents live under DataDir/files/<id>/: "v<gen>" for a SingleFile,
@@ -133,9 +134,19 @@ type fileInfo struct {
 	GID          int    `json:"gid"`
 	Owner        string `json:"owner"`
 	Group        string `json:"group"`
-	Atime        int64  `json:"atime"`
-	Mtime        int64  `json:"mtime"`
-	Ctime        int64  `json:"ctime"`
+	Atime        string `json:"atime"`
+	Ctime        string `json:"ctime"`
+	Mtime        string `json:"mtime"`
+}
+
+// rubyTimeJSON renders a time as Rails renders a Ruby Time in JSON: the
+// portal's cache_collection_index (aces/cbrain
+// BrainPortal/app/models/data_provider.rb) stores File.lstat's atime,
+// ctime and mtime, which are local Time objects, and ActiveSupport's
+// Time#as_json gives xmlschema(3): ISO 8601, milliseconds, the UTC offset
+// (+00:00 rather than Z, since lstat's times are not UTC-flagged).
+func rubyTimeJSON(t time.Time) string {
+	return t.Local().Format("2006-01-02T15:04:05.000-07:00")
 }
 
 // listCollection walks a collection root: every entry below it, names
@@ -166,10 +177,10 @@ func listCollection(root, collName string) ([]fileInfo, error) {
 		case !st.Mode().IsRegular():
 			typ = "special"
 		}
-		mt := st.ModTime().Unix()
+		mt := rubyTimeJSON(st.ModTime())
 		out = append(out, fileInfo{Name: collName + "/" + filepath.ToSlash(rel), SymbolicType: typ, Size: st.Size(),
 			Permissions: int(st.Mode().Perm()), UID: os.Getuid(), GID: os.Getgid(), Owner: "cbrain", Group: "cbrain",
-			Atime: mt, Mtime: mt, Ctime: mt})
+			Atime: mt, Ctime: mt, Mtime: mt})
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
