@@ -319,9 +319,9 @@ func (m *cbModel) view() map[string]mEntry {
 	return v
 }
 
-// cbLocalOnly: a temporary name CBRAIN refuses (.name.Xy12Ab) is kept
-// locally until renamed; one it accepts (sedAb12Cd) is uploaded at close.
-func cbLocalOnly(name string) bool { return tempNameRE.MatchString(name) && !cbLegal(name) }
+// cbLocalOnly: a temporary name (.name.Xy12Ab, sedAb12Cd) is kept
+// locally until renamed, even where CBRAIN would accept it.
+func cbLocalOnly(name string) bool { return tempNameRE.MatchString(name) }
 
 // remoteView: everything but temporary files never renamed (handed back
 // to the recovery folder at unmount).
