@@ -328,6 +328,16 @@ func (m *vrModel) unlinkObj(o *vrObj) {
 
 func (m *vrModel) apply(a *mAction) mOutcome {
 	fail := func(e syscall.Errno) mOutcome { return mOutcome{errno: e} }
+	if a.Proc {
+		// Starting a program closes, in the child, the test's descriptors
+		// (close-on-exec): a close of a descriptor of each open file, so
+		// a FLUSH, and an upload of what changed.
+		for _, o := range m.slots {
+			if o != nil {
+				m.sync(o)
+			}
+		}
+	}
 	// A path operation that writes: open, change, close.
 	rewrite := func(create bool, change func(o *vrObj)) mOutcome {
 		o, e := m.open(a.Path, create)
