@@ -21,7 +21,7 @@ import (
 // CBRAIN data providers and compares the mount with a POSIX model after
 // every step and after a remount (see model_harness_test.go).
 func TestModelCBRAIN(t *testing.T) {
-	modelTest(t, cbrainModelSetup(), 1, 2)
+	modelTest(t, cbrainModelSetup(), 1, 5) // seed 5 sleeps past the attribute timeout now and then
 }
 
 func cbrainModelSetup() *modelSetup {

@@ -810,6 +810,14 @@ type modelOpts struct {
 	soak    *modelSoakStats  // soak: counts, and tolerance of failures caused by faults
 	gapRate float64          // -1: drawn from the seed
 	noSlots bool
+	info    *modelInfo // if set, filled with what the run did
+}
+
+// modelInfo is what a run did, for the test's log.
+type modelInfo struct {
+	gapRate          float64
+	actions, sleeps  int
+	procs, handleOps int
 }
 
 // modelFailure is a difference between the mount and the model.
@@ -833,6 +841,11 @@ func modelRun(t *testing.T, s *modelSetup, seed int64, n int, o modelOpts) *mode
 			g.gapRate = 0.04
 		}
 	}
+	info := o.info
+	if info == nil {
+		info = &modelInfo{}
+	}
+	info.gapRate = g.gapRate
 	sess, err := s.start(t, o.inj)
 	if err != nil {
 		t.Fatalf("model %s: start: %v", s.remote, err)
@@ -853,6 +866,17 @@ func modelRun(t *testing.T, s *modelSetup, seed int64, n int, o modelOpts) *mode
 	for i := 0; i < n; i++ {
 		step := m.gen(g)
 		fail.gen = append(fail.gen, step)
+		for _, a := range step {
+			info.actions++
+			switch {
+			case a.Kind == "sleep":
+				info.sleeps++
+			case a.Proc:
+				info.procs++
+			case strings.HasPrefix(a.Kind, "h"):
+				info.handleOps++
+			}
+		}
 		if o.soak != nil { // one action, judged against its before- and after-state
 			a := step[0]
 			before := m.clone()
@@ -1027,9 +1051,11 @@ func modelTest(t *testing.T, s *modelSetup, fixed ...int64) {
 	for _, seed := range modelSeeds(fixed...) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			start := time.Now()
-			f := modelRun(t, s, seed, steps, modelOpts{gapRate: -1})
+			info := &modelInfo{}
+			f := modelRun(t, s, seed, steps, modelOpts{gapRate: -1, info: info})
 			if f == nil {
-				t.Logf("%s model: seed %d: %d steps and the remount agree with the model (%v)", s.remote, seed, steps, time.Since(start).Round(time.Millisecond))
+				t.Logf("%s model: seed %d: %d steps (%d actions: %d through programs, %d on handles, %d sleeps of %v) and the remount agree with the model (%v)",
+					s.remote, seed, steps, info.actions, info.procs, info.handleOps, info.sleeps, modelGap, time.Since(start).Round(time.Millisecond))
 				return
 			}
 			t.Logf("seed %d differs at step %d; looking for the shortest failing prefix", seed, f.atStep)

@@ -24,7 +24,7 @@ import (
 // compares the mount with a model of VRChat's version semantics after
 // every step and after a remount (see model_harness_test.go).
 func TestModelVRChat(t *testing.T) {
-	modelTest(t, vrchatModelSetup(), 1, 2)
+	modelTest(t, vrchatModelSetup(), 1, 5) // seed 5 sleeps past the attribute timeout now and then
 }
 
 func vrchatModelSetup() *modelSetup {
