@@ -138,7 +138,7 @@ func newCBModel() mModel {
 func (m *cbModel) clone() mModel { return m.copy() }
 
 // adopt: temporary files a failed program left behind.
-func (m *cbModel) adopt(real map[string]mEntry, extras []string, failed bool) {
+func (m *cbModel) adopt(real map[string]mEntry, extras []string, failedPath string) {
 	for _, p := range extras {
 		if d := m.files[filepath.Dir(p)]; d != nil && !real[p].dir {
 			d[filepath.Base(p)] = &mObj{data: append([]byte(nil), real[p].data...)}

@@ -291,8 +291,9 @@ type mModel interface {
 	// adopt takes into the model what a failed action left that is in
 	// neither its before- nor its after-state but is acceptable: the
 	// programs' temporary files (extras, with their content in real),
-	// and after a failure what the mount cannot tell apart.
-	adopt(real map[string]mEntry, extras []string, failed bool)
+	// and, after a failure of an action on failedPath, what the mount
+	// cannot tell apart.
+	adopt(real map[string]mEntry, extras []string, failedPath string)
 	// forgetLocal drops the local-only file at p (never uploaded), as a
 	// failed upload does when it hands the data back; false if none.
 	forgetLocal(p string) bool
@@ -459,6 +460,7 @@ type modelSession struct {
 type modelSetup struct {
 	remote   string // "CBRAIN", "VRChat"
 	test     string // the test that replays a seed
+	env      string // more environment for the replay command (the soak's)
 	newModel func() mModel
 	// start starts a fresh emulator (with inj's faults, if any) and mounts it.
 	start func(t *testing.T, inj *faults.Injector) (*modelSession, error)
@@ -988,7 +990,7 @@ func (f *modelFailure) report(s *modelSetup) string {
 	if f.atStep > f.steps {
 		b.WriteString(" (the final close / remount check)")
 	}
-	fmt.Fprintf(&b, "\nreplay: FILESMOUNT_MODEL_SEED=%d FILESMOUNT_MODEL_STEPS=%d go test -race -count=1 -run '^%s$' ./e2e/\n", f.seed, f.steps, s.test)
+	fmt.Fprintf(&b, "\nreplay: FILESMOUNT_MODEL_SEED=%d FILESMOUNT_MODEL_STEPS=%d %sgo test -race -count=1 -run '^%s$' ./e2e/\n", f.seed, f.steps, s.env, s.test)
 	b.WriteString("steps:\n")
 	for i, st := range f.gen {
 		if i >= f.atStep && i < len(f.gen)-1 {

@@ -71,7 +71,7 @@ func TestModelSoak(t *testing.T) {
 	}
 	setups := []*modelSetup{cbrainModelSetup(), vrchatModelSetup()}
 	for _, s := range setups {
-		s.test = "TestModelSoak"
+		s.test, s.env = "TestModelSoak", "FILESMOUNT_MODEL_DURATION=1ms "
 	}
 	total := &modelSoakStats{failed: map[string]int{}}
 	deadline := time.Now().Add(duration)
@@ -95,7 +95,7 @@ func TestModelSoak(t *testing.T) {
 		recordFinding(s, f, note)
 		t.Errorf("%s%s\nlast daemon log lines:\n%s", f.report(s), note, lastLines(f.logs, 25))
 	}
-	t.Logf("model soak: %d seeds (%d-step runs, replay one with FILESMOUNT_MODEL_SEED=<seed> FILESMOUNT_MODEL_DURATION=1s), %d steps, %d faults injected %v; "+
+	t.Logf("model soak: %d seeds (%d-step runs, replay one with FILESMOUNT_MODEL_SEED=<seed> FILESMOUNT_MODEL_DURATION=1ms), %d steps, %d faults injected %v; "+
 		"%d operations failed (%v), %d left the before-state, %d the after-state, %d program-ignored close failures with the data in recovery; %d differences",
 		seeds, steps, total.steps, total.faults, total.kinds, total.failures(), total.failed, total.before, total.after, total.ignoredClose, diffs)
 	if total.faults == 0 {
@@ -183,6 +183,7 @@ func faultErrno(e syscall.Errno) bool {
 // snapshot is what the mount shows after every directory listed the
 // remote again: the model's roots and the directories under them.
 func (r *mRunner) snapshot(m mModel) (map[string]mEntry, error) {
+	modelled := m.view()
 	out := map[string]mEntry{}
 	var walk func(dir string, depth int) error
 	walk = func(dir string, depth int) error {
@@ -192,10 +193,10 @@ func (r *mRunner) snapshot(m mModel) (map[string]mEntry, error) {
 			return err
 		}
 		for _, de := range ents {
-			if m.ignored(dir, de.Name()) {
+			p := filepath.Join(dir, de.Name())
+			if _, ok := modelled[p]; !ok && m.ignored(dir, de.Name()) {
 				continue
 			}
-			p := filepath.Join(dir, de.Name())
 			if de.IsDir() {
 				out[p] = mEntry{dir: true}
 				if depth < 1 {
@@ -289,7 +290,11 @@ func (s *modelSoakStats) judge(r *mRunner, sess *modelSession, before, after mMo
 		if got.errno != want.errno {
 			s.after++
 		}
-		after.adopt(real, afterExtras, got.errno != want.errno)
+		failed := ""
+		if got.errno != want.errno {
+			failed = a.Path
+		}
+		after.adopt(real, afterExtras, failed)
 		return after, ""
 	case beforeOK && got.errno == 0 && want.errno == 0 && !wrote(a):
 		return nil, describe("it reported success but had no effect")
@@ -304,7 +309,7 @@ func (s *modelSoakStats) judge(r *mRunner, sess *modelSession, before, after mMo
 		} else if got.errno != want.errno {
 			s.before++
 		}
-		before.adopt(real, beforeExtras, true)
+		before.adopt(real, beforeExtras, a.Path)
 		return before, ""
 	}
 	return nil, describe("the mount shows neither the before- nor the after-state")

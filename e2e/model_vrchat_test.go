@@ -144,15 +144,16 @@ func (m *vrModel) clone() mModel { return m.copy() }
 
 // adopt: temporary files a failed program left behind; empty new
 // directories a failed upload may have made Files of.
-func (m *vrModel) adopt(real map[string]mEntry, extras []string, failed bool) {
+func (m *vrModel) adopt(real map[string]mEntry, extras []string, failedPath string) {
 	for _, p := range extras {
 		dn, name := split(p)
 		if d := m.dirs[dn]; d != nil && name != "" && !real[p].dir {
 			d.local[name] = &vrObj{data: append([]byte(nil), real[p].data...), dir: dn, name: name, dirty: true, shown: true}
 		}
 	}
-	for _, d := range m.dirs {
-		if failed && !d.file && len(d.local) == 0 {
+	if failedPath != "" {
+		dn, _ := split(failedPath)
+		if d := m.dirs[dn]; d != nil && !d.file && len(d.local) == 0 {
 			d.maybe = true
 		}
 	}
