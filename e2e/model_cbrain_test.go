@@ -240,7 +240,9 @@ func (m *cbModel) apply(a *mAction) mOutcome {
 		if o == nil {
 			return fail(syscall.ENOENT)
 		}
-		if !cbLegal(filepath.Base(a.To)) {
+		// CBRAIN refuses an illegal name, except that a temporary file
+		// (local only) may move to another temporary name.
+		if to := filepath.Base(a.To); !cbLegal(to) && !(cbLocalOnly(to) && cbLocalOnly(filepath.Base(a.Path))) {
 			return fail(syscall.EINVAL)
 		}
 		if a.To != a.Path {
@@ -337,7 +339,19 @@ func (m *cbModel) remoteView() map[string]mEntry {
 
 func (m *cbModel) roots() []string               { return cbDirs }
 func (m *cbModel) ignored(dir, name string) bool { return false }
-func (m *cbModel) readSlot(string) int           { return -1 }
+
+// readSlot: a file open through a model handle is read through it (on
+// the steps where the harness does so), so that a close does not upload
+// it and it stays dirty into the next step.
+func (m *cbModel) readSlot(p string) int {
+	o := m.get(p)
+	for i, s := range m.slots {
+		if s != nil && o != nil && s.obj == o {
+			return i
+		}
+	}
+	return -1
+}
 func (m *cbModel) allowedRecovery(rel string) bool {
 	return cbLocalOnly(filepath.Base(rel))
 }

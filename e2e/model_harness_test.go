@@ -901,7 +901,10 @@ func modelRun(t *testing.T, s *modelSetup, seed int64, n int, o modelOpts) *mode
 				return failAt(i+1, fmt.Sprintf("action %q: the mount answered %v, the model expects %v", a.String(), got, want))
 			}
 		}
-		if diff := r.check(m, m.view(), true); diff != "" {
+		// Every other step, files open through a model handle are read
+		// through it: reading them by path closes a descriptor, which
+		// uploads them, and they would never stay dirty across steps.
+		if diff := r.check(m, m.view(), i%2 == 1); diff != "" {
 			return failAt(i+1, diff)
 		}
 	}
