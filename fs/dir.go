@@ -40,6 +40,9 @@ type dirNode struct {
 	newDirs map[string]*dirNode
 	// localOnly marks a directory from newDirs: it has no remote listing.
 	localOnly bool
+	// aliases are the names of the latest listing that stand for an
+	// object listed under other names too (see aliases.go).
+	aliases []string
 	// gone are names whose object was deleted through the mount, and
 	// when. A remote may list one object under two names (VRChat's
 	// latest<ext> and <n><ext>): once one is removed, removing the other
@@ -104,9 +107,13 @@ func (d *dirNode) listing(ctx context.Context) (*listing, error) {
 			return nil, err
 		}
 		l := newListing(entries, time.Now())
+		aliases := aliasNames(l)
 		d.mu.Lock()
 		if d.gen == gen {
 			d.snap = l
+		}
+		if len(aliases) > 0 || d.gen == gen {
+			d.aliases = aliases
 		}
 		d.mu.Unlock()
 		d.updateChildren(l)
@@ -241,7 +248,16 @@ func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, a
 	// the same count from the same listing.
 	n := newFileNode(d.fsys, d.backend, e, d, name)
 	n.links = links
-	return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})
+	ch := d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})
+	if known, ok := ch.Operations().(*fileNode); ok && known != n && !known.revive(d, name, e, links) {
+		// An unlinked file still open with content of its own holds
+		// the number (VRChat gave a deleted version's number to a new
+		// one): the new object gets a number of its own.
+		ino = inodeNumber(store, e.ID+"\x00"+e.Version)
+		attr.Ino = ino
+		ch = d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})
+	}
+	return ch
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {

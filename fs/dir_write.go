@@ -51,6 +51,7 @@ func (d *dirNode) listed(ctx context.Context, name string) (remote.Entry, bool) 
 // that existed only locally now exists remotely: the parent's listing has
 // it, and it takes that identity.
 func (d *dirNode) uploadedInto() {
+	d.forgetAliases()
 	d.invalidate()
 	d.mu.Lock()
 	local := d.localOnly
@@ -76,6 +77,13 @@ func (d *dirNode) uploadedInto() {
 		delete(parent.newDirs, name)
 	}
 	parent.mu.Unlock()
+}
+
+// holdsLocal reports files or directories that exist here only locally.
+func (d *dirNode) holdsLocal() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.pending) > 0 || len(d.newDirs) > 0
 }
 
 func (d *dirNode) refuse(op, name, why string, errno syscall.Errno) syscall.Errno {
@@ -220,6 +228,7 @@ func (d *dirNode) removeRemote(ctx context.Context, w remote.Writer, name string
 			}
 		}
 		d.mu.Unlock()
+		d.forgetAliases()
 	}
 	d.invalidate()
 	if err != nil {
@@ -234,10 +243,7 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return d.refuse("rmdir", name, "this mount is read-only", syscall.EROFS)
 	}
 	if _, nd := d.local(name); nd != nil {
-		nd.mu.Lock()
-		busy := len(nd.pending) > 0 || len(nd.newDirs) > 0
-		nd.mu.Unlock()
-		if busy {
+		if nd.holdsLocal() {
 			return syscall.ENOTEMPTY
 		}
 		d.mu.Lock()
@@ -248,6 +254,14 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	e, found := d.listed(ctx, name)
 	if !found {
 		return syscall.ENOENT
+	}
+	if ch := d.GetChild(name); ch != nil {
+		// Files written there and not uploaded yet (an empty VRChat
+		// file) are entries the remote cannot see.
+		if sub, ok := ch.Operations().(*dirNode); ok && sub.holdsLocal() {
+			d.fsys.opts.Logger.Printf("rmdir %s: it holds files not uploaded yet (ENOTEMPTY)", d.childPath(name))
+			return syscall.ENOTEMPTY
+		}
 	}
 	err := w.Rmdir(context.WithoutCancel(ctx), d.currentEntry(), e)
 	d.invalidate()

@@ -71,6 +71,28 @@ func (n *fileNode) updateFromListing(e remote.Entry, links uint32) bool {
 	return true
 }
 
+// revive lets a node that the kernel still holds stand for e, listed as
+// name in d, and reports whether it can. It can if it already stands for
+// e (under another name: an alias), or if it was unlinked and holds no
+// content of its own: the remote then reused the object's id (VRChat
+// numbers a new version like the deleted newest one), and its old entry
+// would read the new content with the old size.
+func (n *fileNode) revive(d *dirNode, name string, e remote.Entry, links uint32) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.entry.ID == e.ID && !n.unlinked:
+		n.entry, n.links = e, links
+		return true
+	case n.unlinked && n.st == nil:
+		n.unlinked = false
+		n.entry, n.links, n.parent, n.name = e, links, d, name
+		n.kernelVersion = ""
+		return true
+	}
+	return false
+}
+
 func (n *fileNode) path() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -234,15 +234,29 @@ func (n *fileNode) syncLocked(ctx context.Context) syscall.Errno {
 		return toErrno(n.fsys.opts.Logger, "upload", path, err)
 	}
 	renamedByRemote := ne.Name != "" && escapeName(ne.Name) != name
+	// Written over an object that the remote keeps beside the new one (a
+	// VRChat version is immutable: writing onto 3.png or latest.png adds
+	// version 4): this node goes on standing for the old object.
+	keepsOld := renamedByRemote && e.ID != ""
 	n.mu.Lock()
-	n.entry = ne
-	if renamedByRemote && n.name == name {
-		// The remote chose the name (a VRChat version): the written
-		// name is gone, and later operations on this node act on the
-		// object under its own name.
+	switch {
+	case keepsOld:
+		n.kernelVersion = "" // the kernel's pages hold what was written
+	case renamedByRemote && n.name == name:
+		// The remote chose the name (a new VRChat File's version): the
+		// written name is gone, and later operations on this node act
+		// on the object under its own name.
+		n.entry = ne
 		n.name = escapeName(ne.Name)
+	default:
+		n.entry = ne
 	}
 	n.mu.Unlock()
+	if keepsOld {
+		// The kernel's pages and size of this inode are the new
+		// content's; drop them (from a goroutine: never inline).
+		go n.NotifyContent(0, 0)
+	}
 	n.uploadLanded(ne) // the times of the local copy now belong to ne (times.go)
 	// The remote lists it now (VRChat under its version's name): stop
 	// showing the local copy at once, not at the release that follows

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,4 +35,14 @@ func lockCacheDir(dir string) (release func(), err error) {
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return func() { f.Close() }, nil
+}
+
+// openCacheDir makes dir private (prepareCacheDir) and takes it for this
+// daemon (lockCacheDir), before any request: another daemon's directory
+// must stop a start-up at once, not after logging in.
+func openCacheDir(dir string, logger *log.Logger) (release func(), err error) {
+	if err := prepareCacheDir(dir, logger); err != nil {
+		return nil, err
+	}
+	return lockCacheDir(dir)
 }

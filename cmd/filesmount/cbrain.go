@@ -35,11 +35,14 @@ func credentialPath(flag, name string) (string, error) {
 
 func cbrainTokenPath(flag string) (string, error) { return credentialPath(flag, "cbrain-token.json") }
 
-// cbrainFromFlags finds the CBRAIN URL and token, and checks the token
-// with the portal, so that a bad token or an unreachable portal fails
-// here with one clear line instead of as EIO on first access. It returns
-// nil when CBRAIN is not configured at all.
-func cbrainFromFlags(ctx context.Context, o *options, logger *log.Logger) (*remoteSetup, error) {
+// cbrainLogin is where CBRAIN is and the token to use there.
+type cbrainLogin struct{ url, token string }
+
+// cbrainFromFlags finds the CBRAIN URL and token, from the flags, the
+// environment and the token file, without any request. It returns nil
+// when CBRAIN is not configured at all. connectCBRAIN then checks them
+// with the portal.
+func cbrainFromFlags(o *options) (*cbrainLogin, error) {
 	url, token := o.cbrainURL, os.Getenv("CBRAIN_API_TOKEN")
 	// Read once: no helper this process starts (fusermount3) inherits it.
 	os.Unsetenv("CBRAIN_API_TOKEN")
@@ -71,9 +74,12 @@ func cbrainFromFlags(ctx context.Context, o *options, logger *log.Logger) (*remo
 	} else if url == "" {
 		return nil, usageError{"CBRAIN_API_TOKEN is set but --cbrain-url is not"}
 	}
-	return connectCBRAIN(ctx, url, token, o, logger)
+	return &cbrainLogin{url: url, token: token}, nil
 }
 
+// connectCBRAIN checks the token with the portal, so that a bad token or
+// an unreachable portal fails here with one clear line instead of as EIO
+// on first access.
 func connectCBRAIN(ctx context.Context, url, token string, o *options, logger *log.Logger) (*remoteSetup, error) {
 	if err := checkRemoteURL("cbrain", url, o.allowInsecureHTTP); err != nil {
 		return nil, err
@@ -82,9 +88,7 @@ func connectCBRAIN(ctx context.Context, url, token string, o *options, logger *l
 	if err != nil {
 		return nil, err
 	}
-	if o.syncTimeout > 0 {
-		client.SyncTimeout = o.syncTimeout
-	}
+	client.SyncTimeout = o.syncTimeout
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	userID, err := client.CheckSession(cctx)

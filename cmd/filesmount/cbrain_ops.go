@@ -42,21 +42,28 @@ func runCBRAIN(args []string) error {
 	var o options
 	f := pflag.NewFlagSet("filesmount cbrain "+args[0], pflag.ContinueOnError)
 	o.register(f)
-	if err := f.Parse(args[1:]); err != nil {
+	if err := parseFlags(f, args[1:]); err != nil {
 		return err
 	}
 	if f.NArg() == 0 {
 		return usageError{"no PATH given"}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	quiet := log.New(os.Stderr, "filesmount: ", 0)
-	setup, err := cbrainFromFlags(ctx, &o, log.New(nopWriter{}, "", 0))
+	if err := checkFlags(f, &o, ""); err != nil {
+		return err
+	}
+	login, err := cbrainFromFlags(&o)
 	if err != nil {
 		return err
 	}
-	if setup == nil {
+	if login == nil {
 		return usageError{"CBRAIN is not configured: run 'filesmount login cbrain --url URL' or set CBRAIN_API_TOKEN and --cbrain-url"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	quiet := log.New(os.Stderr, "filesmount: ", 0)
+	setup, err := connectCBRAIN(ctx, login.url, login.token, &o, log.New(nopWriter{}, "", 0))
+	if err != nil {
+		return err
 	}
 	client := setup.store.(*cbrain.Store).Client()
 	ids, byID, err := resolveUserfiles(ctx, client, f.Args())

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
 )
@@ -22,10 +25,20 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// cliTimeout bounds a run of runCLI: the commands it runs all end by
+// themselves, and one that mounts by mistake must fail the test, not hang
+// it.
+const cliTimeout = time.Minute
+
 // runCLI runs the binary with a private HOME so no real credentials are used.
 func runCLI(t *testing.T, bin string, env []string, stdin string, args ...string) (stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	// SIGTERM, so that a daemon that did mount unmounts on its way out.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
 	home := t.TempDir()
 	cmd.Env = append([]string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
 		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"), "PATH=" + os.Getenv("PATH")}, env...)
@@ -34,6 +47,9 @@ func runCLI(t *testing.T, bin string, env []string, stdin string, args ...string
 	cmd.Stderr = &errb
 	cmd.Stdout = &errb
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Errorf("filesmount %q did not exit within %v; output:\n%s", args, cliTimeout, errb.String())
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		return errb.String(), ee.ExitCode()
 	} else if err != nil {

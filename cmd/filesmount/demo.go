@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/filesmount/filesmount/fs"
 	"github.com/filesmount/filesmount/internal/faults"
 	"github.com/filesmount/filesmount/internal/secretfile"
 	"github.com/filesmount/filesmount/remote/cbrain"
@@ -28,7 +27,7 @@ import (
 func runDemo(args []string) error {
 	var o options
 	f := pflag.NewFlagSet("filesmount demo", pflag.ContinueOnError)
-	o.register(f)
+	o.registerMount(f)
 	// --faults is for manual trials of the failure handling (the tests set
 	// the same rules in code). The grammar is faults.Grammar, e.g.
 	//   --faults='status=503:count=3:route=/userfiles,latency=50ms'
@@ -37,12 +36,12 @@ func runDemo(args []string) error {
 	faultSpec := f.String("faults", "", "demo only: inject faults into both emulators once mounted, e.g. "+
 		"'status=503:count=3:route=/userfiles,latency=50ms,reset=64k:p=0.1:route=s3'.\n"+faults.Grammar)
 	f.Usage = usage(f)
-	if err := f.Parse(args); err != nil {
+	if err := parseFlags(f, args); err != nil {
 		return err
 	}
 	faultRules, err := faults.Parse(*faultSpec)
 	if err != nil {
-		return usageError{"--faults: " + err.Error()}
+		return invalidArg{"--faults: " + err.Error()}
 	}
 	// One injector for both emulators, so that count= counts requests to
 	// either; seeded so that a trial can be repeated.
@@ -55,12 +54,23 @@ func runDemo(args []string) error {
 	default:
 		return usageError{"demo takes at most one MOUNTPOINT"}
 	}
-	// Clean up a stale mount of a crashed demo first: mkdir would fail on it.
-	if err := fs.CheckMountpoint(dir); errors.Is(err, os.ErrNotExist) {
+	if !f.Changed("cache-dir") {
+		// The demo's own, chosen below: not the default to check.
+		o.cacheDir = ""
+	}
+	o.foldMountOptions()
+	if err := checkFlags(f, &o, dir); err != nil {
+		return err
+	}
+	// The demo makes its MOUNTPOINT (./mnt by default) if missing. A stale
+	// mount left by a crashed demo fails stat with ENOTCONN, not as
+	// missing: checkMountpoint cleans it up.
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-	} else if err != nil {
+	}
+	if err := checkMountpoint(dir, o.allowNonEmpty); err != nil {
 		return err
 	}
 	logger := log.New(os.Stderr, "filesmount: ", log.LstdFlags)
@@ -77,6 +87,11 @@ func runDemo(args []string) error {
 		// real remote by a later mount.
 		o.cacheDir = filepath.Join(data, "cache")
 	}
+	release, err := openCacheDir(o.cacheDir, logger)
+	if err != nil {
+		return err
+	}
+	defer release()
 	srv, err := cbraintest.New(cbraintest.Options{DataDir: data, Faults: inj})
 	if err != nil {
 		return fmt.Errorf("starting the CBRAIN emulator: %w", err)

@@ -27,12 +27,12 @@ func runLogin(args []string) error {
 }
 
 func loginCBRAIN(args []string) error {
-	f := pflag.NewFlagSet("login cbrain", pflag.ContinueOnError)
+	f := pflag.NewFlagSet("filesmount login cbrain", pflag.ContinueOnError)
 	url := f.String("url", "", "CBRAIN portal URL")
 	user := f.String("user", "", "login name (asked if not given)")
 	tokenFile := f.String("token-file", "", "where to save the token (default: <config dir>/filesmount/cbrain-token.json)")
 	insecure := f.Bool("allow-insecure-http", false, "accept a plain http:// URL that is not a loopback address (the password travels unencrypted)")
-	if err := f.Parse(args); err != nil {
+	if err := parseFlags(f, args); err != nil {
 		return err
 	}
 	if *url == "" {

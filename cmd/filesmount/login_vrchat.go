@@ -21,13 +21,13 @@ var sixDigits = regexp.MustCompile(`^[0-9]{6}$`)
 // loginVRChat logs in once (Basic auth, then the second factor VRChat
 // asks for) and saves the session cookies for the daemon to reuse.
 func loginVRChat(args []string) error {
-	f := pflag.NewFlagSet("login vrchat", pflag.ContinueOnError)
+	f := pflag.NewFlagSet("filesmount login vrchat", pflag.ContinueOnError)
 	url := f.String("url", vrchat.DefaultURL, "VRChat API URL")
 	user := f.String("user", "", "username or e-mail (asked if not given)")
 	contact := f.String("vrchat-contact", "", "contact sent in the User-Agent (default "+defaultContact+")")
 	sessionFile := f.String("session-file", "", "where to save the session (default: <config dir>/filesmount/vrchat-session.json)")
 	insecure := f.Bool("allow-insecure-http", false, "accept a plain http:// URL that is not a loopback address (the password travels unencrypted)")
-	if err := f.Parse(args); err != nil {
+	if err := parseFlags(f, args); err != nil {
 		return err
 	}
 	if err := checkRemoteURL("login vrchat", *url, *insecure); err != nil {

@@ -18,10 +18,23 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// usageError marks errors that are the user's invocation, not a failure.
+// Exit statuses: 0 done (or unmounted cleanly); 1 a failure (remote,
+// credentials, cache dir, mount); 2 the invocation was refused (arguments,
+// flag values, MOUNTPOINT) before any request to a remote. Scripts can
+// tell from 2 that running the same command again is useless.
+
+// usageError marks an invocation of the wrong shape (missing or extra
+// arguments): exit status 2, with a pointer to --help.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// invalidArg marks a flag value, a combination of flags, or a MOUNTPOINT
+// that cannot work: exit status 2 and one line, which already names the
+// flag or directory and what would be accepted, so no --help pointer.
+type invalidArg struct{ msg string }
+
+func (e invalidArg) Error() string { return e.msg }
 
 func main() {
 	defer exitOnPanic()
@@ -33,6 +46,10 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "filesmount: %v\n", err)
+	var ia invalidArg
+	if errors.As(err, &ia) {
+		os.Exit(2)
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintln(os.Stderr, "Run 'filesmount --help' for usage.")

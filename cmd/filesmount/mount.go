@@ -33,6 +33,7 @@ type options struct {
 	cacheDir          string
 	readOnly          bool
 	allowOther        bool
+	allowNonEmpty     bool
 	allowInsecureHTTP bool
 	debug             bool
 	mountOpts         []string
@@ -41,28 +42,42 @@ type options struct {
 	syncTimeout       time.Duration
 }
 
+// register adds every flag of a mount of real remotes.
 func (o *options) register(f *pflag.FlagSet) {
+	o.registerRemotes(f)
+	o.registerMount(f)
+}
+
+// registerRemotes adds the flags that say which remotes to mount and how
+// to reach them; the demo has its own emulators and takes none of them.
+func (o *options) registerRemotes(f *pflag.FlagSet) {
 	f.StringVar(&o.cbrainURL, "cbrain-url", "", "CBRAIN portal URL (default: the one saved by 'filesmount login cbrain')")
 	f.StringVar(&o.cbrainTokenFile, "cbrain-token-file", "", "CBRAIN token file (default: <config dir>/filesmount/cbrain-token.json; CBRAIN_API_TOKEN overrides)")
 	f.BoolVar(&o.vrchat, "vrchat", false, "mount VRChat files (after 'filesmount login vrchat')")
-	f.StringVar(&o.vrchatURL, "vrchat-url", "", "VRChat API URL (default: the one saved at login, else "+vrchat.DefaultURL+")")
-	f.StringVar(&o.vrchatContact, "vrchat-contact", "", "contact (e-mail or URL) sent in the User-Agent VRChat requires (default "+defaultContact+")")
-	f.StringVar(&o.vrchatSessionFile, "vrchat-session-file", "", "VRChat session file (default: <config dir>/filesmount/vrchat-session.json)")
+	f.StringVar(&o.vrchatURL, "vrchat-url", "", "VRChat API URL, with --vrchat (default: the one saved at login, else "+vrchat.DefaultURL+")")
+	f.StringVar(&o.vrchatContact, "vrchat-contact", "", "contact (e-mail or URL) sent in the User-Agent VRChat requires, with --vrchat (default "+defaultContact+")")
+	f.StringVar(&o.vrchatSessionFile, "vrchat-session-file", "", "VRChat session file, with --vrchat (default: <config dir>/filesmount/vrchat-session.json)")
+	f.BoolVar(&o.allowInsecureHTTP, "allow-insecure-http", false, "accept plain http:// remote URLs that are not loopback addresses (credentials travel unencrypted)")
+}
+
+// registerMount adds the flags of the cache and the mount itself. The
+// ranges in the help are those checkFlags enforces.
+func (o *options) registerMount(f *pflag.FlagSet) {
 	o.cacheSize = 256 << 20
-	f.Var(&o.cacheSize, "cache-size", "memory for cached blocks (e.g. 256M, 1G)")
+	f.Var(&o.cacheSize, "cache-size", fmt.Sprintf("memory for cached blocks (e.g. 256M, 1G); at least %d × --block-size, at most the machine's memory", minCacheBlocks))
 	o.spoolSize = 8 << 30
-	f.Var(&o.spoolSize, "spool-size", "disk for whole-file downloads of remotes without HTTP Range (CBRAIN)")
+	f.Var(&o.spoolSize, "spool-size", "disk for whole-file downloads of remotes without HTTP Range (CBRAIN); 0 keeps none once closed")
 	o.blockSize = 256 << 10
-	f.Var(&o.blockSize, "block-size", "size of cached blocks")
-	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for spooled downloads, staged writes, the upload journal and the recovery folder (0700)")
+	f.Var(&o.blockSize, "block-size", fmt.Sprintf("size of cached blocks: a power of two from %s to %s", sizeText(minBlockSize), sizeText(maxBlockSize)))
+	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for spooled downloads, staged writes, the upload journal and the recovery folder (0700); not inside MOUNTPOINT")
 	f.BoolVar(&o.readOnly, "read-only", false, "refuse all changes (EROFS)")
 	f.BoolVar(&o.allowOther, "allow-other", false, "let other users access the mount, with the kernel's permission checks (needs user_allow_other in /etc/fuse.conf unless root)")
-	f.BoolVar(&o.allowInsecureHTTP, "allow-insecure-http", false, "accept plain http:// remote URLs that are not loopback addresses (credentials travel unencrypted)")
+	f.BoolVar(&o.allowNonEmpty, "allow-non-empty", false, "mount even if MOUNTPOINT is not empty or is already a mount point, hiding what is there (never over another filesmount)")
 	f.BoolVar(&o.debug, "debug", false, "log every FUSE request")
-	f.StringSliceVarP(&o.mountOpts, "options", "o", nil, "extra mount options, comma-separated (e.g. -o ro)")
-	f.DurationVar(&o.metadataTTL, "metadata-ttl", 60*time.Second, "how long a directory listing is reused before asking the remote again")
-	f.DurationVar(&o.attrTimeout, "attr-timeout", time.Second, "how long the kernel caches attributes and names")
-	f.DurationVar(&o.syncTimeout, "sync-timeout", 2*time.Minute, "how long a read waits for CBRAIN to sync a file from a remote data provider")
+	f.StringSliceVarP(&o.mountOpts, "options", "o", nil, "extra mount options, comma-separated: "+strings.Join(mountOptionNames(), ", "))
+	f.DurationVar(&o.metadataTTL, "metadata-ttl", 60*time.Second, fmt.Sprintf("how long a directory listing is reused before asking the remote again; at least %v", minMetadataTTL))
+	f.DurationVar(&o.attrTimeout, "attr-timeout", time.Second, "how long the kernel caches attributes and names; from 0s (no caching) to --metadata-ttl")
+	f.DurationVar(&o.syncTimeout, "sync-timeout", 2*time.Minute, fmt.Sprintf("how long a read waits for CBRAIN to sync a file from a remote data provider; at least %v", minSyncTimeout))
 }
 
 func defaultCacheDir() string {
@@ -92,49 +107,66 @@ func runMount(args []string) error {
 	f := pflag.NewFlagSet("filesmount", pflag.ContinueOnError)
 	o.register(f)
 	f.Usage = usage(f)
-	if err := f.Parse(args); err != nil {
+	if err := parseFlags(f, args); err != nil {
 		return err
 	}
 	if f.NArg() != 1 {
 		return usageError{"expected exactly one MOUNTPOINT argument"}
 	}
+	dir := f.Arg(0)
+	// Everything the command line says is checked before any request and
+	// before the cache dir is created: flags, then MOUNTPOINT, then the
+	// credential files.
+	o.foldMountOptions()
+	if err := checkFlags(f, &o, dir); err != nil {
+		return err
+	}
+	if err := checkMountpoint(dir, o.allowNonEmpty); err != nil {
+		return err
+	}
+	cb, err := cbrainFromFlags(&o)
+	if err != nil {
+		return err
+	}
+	vr, err := vrchatFromFlags(&o)
+	if err != nil {
+		return err
+	}
+	if cb == nil && vr == nil {
+		return usageError{"no remote configured: log in with 'filesmount login cbrain --url URL' or 'filesmount login vrchat', or set CBRAIN_API_TOKEN, then pass --cbrain-url and/or --vrchat"}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := log.New(os.Stderr, "filesmount: ", log.LstdFlags)
+	release, err := openCacheDir(o.cacheDir, logger)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	var backends []remoteSetup
-	cb, err := cbrainFromFlags(ctx, &o, logger)
-	if err != nil {
-		return err
-	}
 	if cb != nil {
-		backends = append(backends, *cb)
-	}
-	vr, err := vrchatFromFlags(ctx, &o, logger)
-	if err != nil {
-		return err
+		s, err := connectCBRAIN(ctx, cb.url, cb.token, &o, logger)
+		if err != nil {
+			return err
+		}
+		backends = append(backends, *s)
 	}
 	if vr != nil {
-		backends = append(backends, *vr)
+		s, err := connectVRChat(ctx, vr.url, vr.cookies, &o, logger)
+		if err != nil {
+			return err
+		}
+		backends = append(backends, *s)
 	}
-	if len(backends) == 0 {
-		return usageError{"no remote configured: log in with 'filesmount login cbrain --url URL' or 'filesmount login vrchat', or set CBRAIN_API_TOKEN, then pass --cbrain-url and/or --vrchat"}
-	}
-	return serve(ctx, f.Arg(0), &o, logger, backends)
+	return serve(ctx, dir, &o, logger, backends)
 }
 
 // serve mounts the backends at dir and blocks until ctx is cancelled (a
-// signal), then unmounts.
+// signal), then unmounts. The caller has checked the flags and dir, and
+// holds the cache dir (openCacheDir).
 func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setups []remoteSetup) error {
 	startProfiler(logger)
-	if err := prepareCacheDir(o.cacheDir, logger); err != nil {
-		return err
-	}
-	unlock, err := lockCacheDir(o.cacheDir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	// The daemon context outlives every FUSE request: shared fetches run on it.
 	daemonCtx, cancelDaemon := context.WithCancel(context.Background())
 	defer cancelDaemon()
@@ -145,7 +177,7 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 		MaxReadAhead:  int(max(8, (8<<20)/int64(o.blockSize))),
 		MaxBytes:      int64(o.cacheSize),
 		Dir:           filepath.Join(o.cacheDir, fmt.Sprintf("spool-%d", os.Getpid())),
-		MaxSpoolBytes: int64(o.spoolSize),
+		MaxSpoolBytes: int64(orSmallest(o.spoolSize)),
 		Logger:        logger,
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -169,12 +201,13 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 	if err != nil {
 		return err
 	}
-	mountOpts, allowOther := privateMountOptions(o.mountOpts, o.allowOther)
+	// -o allow_other and nonempty are flags by now (foldMountOptions).
+	mountOpts, allowOther := o.mountOpts, o.allowOther
 	if o.readOnly {
 		mountOpts = append([]string{"ro"}, mountOpts...)
 	}
 	server, err := fs.Mount(dir, root, fs.MountConfig{
-		AttrTimeout: o.attrTimeout, EntryTimeout: o.attrTimeout,
+		AttrTimeout: orSmallest(o.attrTimeout), EntryTimeout: orSmallest(o.attrTimeout),
 		AllowOther: allowOther, Debug: o.debug, Options: mountOpts,
 		FsName: "filesmount:" + strings.Join(names, "+"), Logger: logger,
 	})
@@ -215,4 +248,15 @@ func serve(ctx context.Context, dir string, o *options, logger *log.Logger, setu
 	<-done
 	logger.Printf("unmounted %s", dir)
 	return nil
+}
+
+// orSmallest turns a user's 0 ("none": keep no finished download, let the
+// kernel cache nothing) into the smallest positive value, because
+// cache.Options and fs.MountConfig read 0 as "the default" (8 GiB, 1 s).
+// One byte keeps no spool; one nanosecond is a jiffy to the kernel.
+func orSmallest[T ~int64](v T) T {
+	if v == 0 {
+		return 1
+	}
+	return v
 }

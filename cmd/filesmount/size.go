@@ -1,7 +1,8 @@
 package main
 
 import (
-	"fmt"
+	"errors"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -53,8 +54,31 @@ func parseSize(v string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
+	// The messages do not repeat v: parseFlags puts it before them.
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q: want a number with an optional K, M, G or T suffix", v)
+		return 0, errors.New("want a number of bytes with an optional K, M, G or T suffix, e.g. 256K")
+	}
+	if n > math.MaxInt64/mult {
+		// Unchecked, 9000000T wrapped around to a negative size.
+		return 0, errors.New("too large")
 	}
 	return n * mult, nil
+}
+
+// sizeText prints n as the flags take it (2M), rounded to one decimal
+// (23.5G) when its largest unit does not divide it, for messages.
+func sizeText(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		switch {
+		case n < u.size:
+		case n%u.size == 0:
+			return strconv.FormatInt(n/u.size, 10) + u.suffix
+		default:
+			return strconv.FormatFloat(float64(n)/float64(u.size), 'f', 1, 64) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }

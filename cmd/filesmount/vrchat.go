@@ -29,10 +29,18 @@ func vrchatSessionPath(flag string) (string, error) {
 	return credentialPath(flag, "vrchat-session.json")
 }
 
-// vrchatFromFlags loads the session saved by `filesmount login vrchat`
-// and checks it, so an expired cookie fails at start-up with one line.
-// The daemon never logs in by itself: VRChat rate-limits new sessions.
-func vrchatFromFlags(ctx context.Context, o *options, logger *log.Logger) (*remoteSetup, error) {
+// vrchatLogin is the VRChat API URL ("" for the default) and the session
+// to use there.
+type vrchatLogin struct {
+	url     string
+	cookies vrchat.Cookies
+}
+
+// vrchatFromFlags loads the session saved by `filesmount login vrchat`,
+// without any request; connectVRChat then checks it, so an expired cookie
+// fails at start-up with one line. The daemon never logs in by itself:
+// VRChat rate-limits new sessions. It returns nil without --vrchat.
+func vrchatFromFlags(o *options) (*vrchatLogin, error) {
 	if !o.vrchat {
 		return nil, nil
 	}
@@ -57,7 +65,7 @@ func vrchatFromFlags(ctx context.Context, o *options, logger *log.Logger) (*remo
 		// The cookies belong to the host they were issued by.
 		return nil, fmt.Errorf("vrchat: the session in %s is for %s, not %s; run: filesmount login vrchat --url %s", path, sf.URL, url, url)
 	}
-	return connectVRChat(ctx, url, sf.Cookies, o, logger)
+	return &vrchatLogin{url: url, cookies: sf.Cookies}, nil
 }
 
 func connectVRChat(ctx context.Context, url string, cookies vrchat.Cookies, o *options, logger *log.Logger) (*remoteSetup, error) {

@@ -1,0 +1,13 @@
+package main
+
+import "syscall"
+
+// physicalMemory is the machine's RAM in bytes, or 0 if unknown. A cache
+// larger than it could only end with the kernel killing the daemon.
+func physicalMemory() int64 {
+	var si syscall.Sysinfo_t
+	if syscall.Sysinfo(&si) != nil {
+		return 0
+	}
+	return int64(si.Totalram) * int64(si.Unit)
+}
