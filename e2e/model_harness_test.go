@@ -820,6 +820,9 @@ type modelInfo struct {
 	gapRate          float64
 	actions, sleeps  int
 	procs, handleOps int
+	inActions        time.Duration // executing the actions (sleeps included)
+	inChecks         time.Duration // comparing the mount with the model
+	files            int           // files compared, summed over the steps
 }
 
 // modelFailure is a difference between the mount and the model.
@@ -894,6 +897,7 @@ func modelRun(t *testing.T, s *modelSetup, seed int64, n int, o modelOpts) *mode
 			o.soak.resume(o.inj)
 			continue
 		}
+		t0 := time.Now()
 		for j := range step {
 			a := step[j]
 			want := m.apply(&step[j])
@@ -901,10 +905,16 @@ func modelRun(t *testing.T, s *modelSetup, seed int64, n int, o modelOpts) *mode
 				return failAt(i+1, fmt.Sprintf("action %q: the mount answered %v, the model expects %v", a.String(), got, want))
 			}
 		}
+		t1 := time.Now()
+		info.inActions += t1.Sub(t0)
 		// Every other step, files open through a model handle are read
 		// through it: reading them by path closes a descriptor, which
 		// uploads them, and they would never stay dirty across steps.
-		if diff := r.check(m, m.view(), i%2 == 1); diff != "" {
+		view := m.view()
+		info.files += len(view)
+		diff := r.check(m, view, i%2 == 1)
+		info.inChecks += time.Since(t1)
+		if diff != "" {
 			return failAt(i+1, diff)
 		}
 	}
@@ -1059,8 +1069,9 @@ func modelTest(t *testing.T, s *modelSetup, fixed ...int64) {
 			info := &modelInfo{}
 			f := modelRun(t, s, seed, steps, modelOpts{gapRate: -1, info: info})
 			if f == nil {
-				t.Logf("%s model: seed %d: %d steps (%d actions: %d through programs, %d on handles, %d sleeps of %v) and the remount agree with the model (%v)",
-					s.remote, seed, steps, info.actions, info.procs, info.handleOps, info.sleeps, modelGap, time.Since(start).Round(time.Millisecond))
+				t.Logf("%s model: seed %d: %d steps (%d actions: %d through programs, %d on handles, %d sleeps of %v) and the remount agree with the model (%v: actions %v, comparisons %v of %d paths)",
+					s.remote, seed, steps, info.actions, info.procs, info.handleOps, info.sleeps, modelGap, time.Since(start).Round(time.Millisecond),
+					info.inActions.Round(time.Millisecond), info.inChecks.Round(time.Millisecond), info.files)
 				return
 			}
 			t.Logf("seed %d differs at step %d; looking for the shortest failing prefix", seed, f.atStep)

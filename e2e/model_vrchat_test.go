@@ -994,6 +994,21 @@ func (m *vrModel) gen(g *mGen) mStep {
 			step = append(step, mAction{Kind: "sleep", Gap: modelGap})
 		}
 	}
+	// Keep the Files' version counts small: every step compares every
+	// version, and most steps make one.
+	for _, dn := range sh.dirNames() {
+		if d := sh.dirs[dn]; len(d.versions) > 6 && g.chance(0.5) {
+			name := "latest" + d.ext
+			if g.coin() {
+				name = d.versionName(len(d.versions))
+			}
+			add(mAction{Kind: "rm", Proc: g.coin(), Path: vp(dn, name)})
+			if !g.single {
+				add(sh.followUp(g, dn))
+			}
+			return step
+		}
+	}
 	switch r := g.rng.Float64(); {
 	case r < 0.5 || g.single:
 		add(sh.action(g))
