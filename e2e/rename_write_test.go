@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -299,6 +300,37 @@ func TestRenameWhileUploading(t *testing.T) {
 	for _, n := range remoteNames(t, main) {
 		if n == "up.txt" || strings.Contains(n, "filesmount-") {
 			t.Errorf("%s is on the remote", n)
+		}
+	}
+}
+
+// TestVRChatWriteOntoVersionKeepsIt: appending to 1.txt makes a new
+// version; 1.txt itself keeps its bytes and size at once, even while the
+// kernel still holds the writer's pages and its release is on the way.
+func TestVRChatWriteOntoVersionKeepsIt(t *testing.T) {
+	env := mountVRChat(t, func(srv *vrchattest.Server, user string) {
+		srv.AddFile(vrchattest.FileSpec{OwnerID: user, Name: "Notes", MimeType: "text/plain", Extension: ".txt",
+			Versions: []vrchattest.VersionSpec{{Content: []byte("one\n")}, {Content: []byte("two\n")}}})
+	})
+	notes := filepath.Join(env.dir, "Notes")
+	for i := 0; i < 10; i++ {
+		if got, err := os.ReadFile(filepath.Join(notes, "1.txt")); err != nil || string(got) != "one\n" {
+			t.Fatalf("round %d: 1.txt holds %q (%v)", i, got, err)
+		}
+		f, err := os.OpenFile(filepath.Join(notes, "1.txt"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "appended %d\n", i)
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(filepath.Join(notes, "1.txt")); err != nil || fi.Size() != 4 {
+			t.Errorf("round %d: 1.txt's size right after the append: %v %v", i, fi.Size(), err)
+		}
+		want := fmt.Sprintf("one\nappended %d\n", i)
+		if got, err := os.ReadFile(filepath.Join(notes, "latest.txt")); err != nil || string(got) != want {
+			t.Errorf("round %d: latest.txt holds %q (%v), want %q", i, got, err, want)
 		}
 	}
 }

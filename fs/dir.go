@@ -177,6 +177,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if f, nd := d.local(name); f != nil {
 		f.fillAttr(&out.Attr)
 		out.SetEntryTimeout(uncachedEntry)
+		out.SetAttrTimeout(uncachedEntry)
 		return f.EmbeddedInode(), 0
 	} else if nd != nil {
 		d.fsys.entryAttr(d.backend, nd.currentEntry(), nd.StableAttr().Ino, &out.Attr)
@@ -200,9 +201,11 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 // under them at any moment through the mount itself: a file being
 // written, which the remote may list under another name once uploaded
 // (a VRChat version), and an alias such as latest<ext>, which follows
-// each new version. The kernel then asks again at each use (after one
-// jiffy: go-fuse reads 0 as "the default"), and the answer costs no
-// request to the remote. Other names keep the mount's entry timeout.
+// each new version; and the attribute timeout of files with local
+// content, whose size the remote's object replaces once uploaded. The
+// kernel then asks again at each use (after one jiffy: go-fuse reads 0
+// as "the default"), and the answer costs no request to the remote.
+// Other names and attributes keep the mount's timeouts.
 const uncachedEntry = time.Nanosecond
 
 // childInode returns the inode for child e, reusing the existing one (and

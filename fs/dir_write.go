@@ -128,6 +128,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	ch := d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inodeNumber(d.backend.Store.Name(), "local/"+st.id)})
 	n.fillAttr(&out.Attr)
 	out.SetEntryTimeout(uncachedEntry)
+	out.SetAttrTimeout(uncachedEntry)
 	return ch, &writeHandle{node: n, st: st}, writeOpenFlags(flags), 0
 }
 

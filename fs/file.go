@@ -109,7 +109,7 @@ func (n *fileNode) distrustKernelCache() {
 
 // fillAttr reports the local size and times while the file has local
 // content.
-func (n *fileNode) fillAttr(out *fuse.Attr) {
+func (n *fileNode) fillAttr(out *fuse.Attr) (local bool) {
 	n.mu.Lock()
 	e, st, lt := n.entry, n.st, n.times
 	n.mu.Unlock()
@@ -124,6 +124,7 @@ func (n *fileNode) fillAttr(out *fuse.Attr) {
 	if st != nil {
 		localAttrTimes(st, lt, out)
 	}
+	return st != nil
 }
 
 // entryAttr sets out for e, one of this file's remote versions.
@@ -146,7 +147,11 @@ func (n *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.
 		n.entryAttr(e, &out.Attr)
 		return 0
 	}
-	n.fillAttr(&out.Attr)
+	if n.fillAttr(&out.Attr) {
+		// Local content: the next stat asks again, so that the size is
+		// right at once when the remote's object takes its place.
+		out.SetTimeout(uncachedEntry)
+	}
 	n.reportAttr(ctx, &out.Attr)
 	return 0
 }

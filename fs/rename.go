@@ -118,7 +118,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.Inod
 	st := f.st
 	f.mu.Unlock()
 	if st != nil && st.isDirty() && st.idle() {
-		return f.syncLocked(ctx)
+		return f.syncLocked(ctx, nil)
 	}
 	return 0
 }
@@ -152,7 +152,7 @@ func (d *dirNode) renameUnuploaded(ctx context.Context, f *fileNode, name string
 		return 0
 	}
 	st.markDirty()
-	errno := f.syncLocked(ctx)
+	errno := f.syncLocked(ctx, nil)
 	st.release()
 	f.settle()
 	return errno

@@ -150,11 +150,11 @@ func (h *writeHandle) Flush(ctx context.Context) syscall.Errno {
 	if h.node.newAndEmpty() {
 		return 0
 	}
-	return h.node.sync(ctx)
+	return h.node.syncCopy(ctx, h.st)
 }
 
 func (h *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return h.node.sync(ctx)
+	return h.node.syncCopy(ctx, h.st)
 }
 
 // Release uploads a new empty file once its last descriptor is gone (see
@@ -166,8 +166,21 @@ func (h *writeHandle) Release(ctx context.Context) syscall.Errno {
 	if h.st.idle() && h.node.newAndEmpty() {
 		h.node.sync(context.Background())
 	}
+	h.node.dropDetached(h.st)
 	h.node.settle()
 	return 0
+}
+
+// dropDetached deletes a staged copy that the node no longer holds (see
+// keepsOld in syncLocked) once no descriptor uses it.
+func (n *fileNode) dropDetached(st *staged) {
+	n.mu.Lock()
+	held := n.st == st
+	n.mu.Unlock()
+	if held || !st.claimIdle(false) {
+		return
+	}
+	n.fsys.discardStaged(st)
 }
 
 // newAndEmpty reports a file created through the mount that has neither
@@ -183,16 +196,25 @@ func (n *fileNode) newAndEmpty() bool {
 // remote refuses but that looks like a program's temporary file stays
 // local until it is renamed (see tempnames.go).
 func (n *fileNode) sync(ctx context.Context) syscall.Errno {
-	n.syncMu.Lock()
-	defer n.syncMu.Unlock()
-	return n.syncLocked(ctx)
+	return n.syncCopy(ctx, nil)
 }
 
-// syncLocked is sync for a caller that holds syncMu (rename, unlink).
-func (n *fileNode) syncLocked(ctx context.Context) syscall.Errno {
+// syncCopy is sync of one staged copy: a descriptor's, which the node may
+// no longer hold (see keepsOld below); nil means the node's own.
+func (n *fileNode) syncCopy(ctx context.Context, st *staged) syscall.Errno {
+	n.syncMu.Lock()
+	defer n.syncMu.Unlock()
+	return n.syncLocked(ctx, st)
+}
+
+// syncLocked is syncCopy for a caller that holds syncMu (rename, unlink).
+func (n *fileNode) syncLocked(ctx context.Context, st *staged) syscall.Errno {
 	n.mu.Lock()
-	st, parent, name, e, unlinked := n.st, n.parent, n.name, n.entry, n.unlinked
+	own, parent, name, e, unlinked := n.st, n.parent, n.name, n.entry, n.unlinked
 	n.mu.Unlock()
+	if st == nil {
+		st = own
+	}
 	if st == nil || unlinked || !st.isDirty() {
 		return 0
 	}
@@ -236,11 +258,18 @@ func (n *fileNode) syncLocked(ctx context.Context) syscall.Errno {
 	renamedByRemote := ne.Name != "" && escapeName(ne.Name) != name
 	// Written over an object that the remote keeps beside the new one (a
 	// VRChat version is immutable: writing onto 3.png or latest.png adds
-	// version 4): this node goes on standing for the old object.
+	// version 4): this node goes on standing for the old object, and
+	// lets go of the staged copy, which now is the new object's content.
+	// Descriptors still open keep it; what they write next is uploaded
+	// the same way at their next close, and the copy goes at the last
+	// release (dropDetached). A new open reads or stages the old object.
 	keepsOld := renamedByRemote && e.ID != ""
 	n.mu.Lock()
 	switch {
 	case keepsOld:
+		if n.st == st {
+			n.st = nil
+		}
 		n.kernelVersion = "" // the kernel's pages hold what was written
 	case renamedByRemote && n.name == name:
 		// The remote chose the name (a new VRChat File's version): the
