@@ -57,6 +57,7 @@ const (
 	modelDefaultSteps = 150 // steps per seed in `make test`
 	modelGap          = 1200 * time.Millisecond
 	modelFindings     = "/tmp/model-findings.md"
+	modelShrinkBudget = 90 * time.Second // keeps a failing `make test` bounded
 )
 
 // mAction is one operation, applied to the mount (exec) and to the model
@@ -245,6 +246,9 @@ func procErrno(out string) syscall.Errno {
 	low := strings.ToLower(out)
 	if strings.Contains(low, "to a subdirectory of itself") {
 		return syscall.EINVAL // how GNU mv reports EINVAL from rename(2)
+	}
+	if strings.Contains(low, "directory nonexistent") {
+		return syscall.ENOENT // how dash reports ENOENT from a redirection's open
 	}
 	for _, e := range mKnownErrnos {
 		if strings.Contains(low, strings.ToLower(e.Error())) {
@@ -978,7 +982,12 @@ func modelShrink(t *testing.T, s *modelSetup, f *modelFailure, o modelOpts) *mod
 	best := f
 	lo, hi := 1, f.steps
 	replays := 0
+	deadline := time.Now().Add(modelShrinkBudget)
 	for lo < hi {
+		if time.Now().After(deadline) {
+			best.what += fmt.Sprintf("\n(shrinking stopped after %v: prefixes of %d steps and fewer were not all tried)", modelShrinkBudget, lo-1)
+			return best
+		}
 		mid := (lo + hi) / 2
 		replays++
 		if g := modelRun(t, s, f.seed, mid, o); g != nil {
