@@ -119,11 +119,11 @@ var modelSoakRules = []faults.Rule{
 
 // modelSoakStats counts a soak's work and judges each operation.
 type modelSoakStats struct {
-	steps, faults                     int64
-	kinds                             map[faults.Kind]int64
-	failed                            map[string]int // errno -> count
-	before, after, ignoredClose, seen int
-	paused                            bool
+	steps, faults               int64
+	kinds                       map[faults.Kind]int64
+	failed                      map[string]int // errno -> count
+	before, after, ignoredClose int
+	paused                      bool
 }
 
 func (s *modelSoakStats) add(o *modelSoakStats) {
