@@ -236,8 +236,12 @@ func (d *dirNode) childInode(ctx context.Context, name string, e remote.Entry, a
 				return ch
 			}
 		case *dirNode:
-			if ch.StableAttr().Ino == ino {
+			// A directory made through the mount (a VRChat File) keeps
+			// its node, and the files it holds locally, once the remote
+			// lists it, although its inode number was a local one.
+			if ch.StableAttr().Ino == ino || n.currentEntry().ID == e.ID {
 				n.setEntry(e)
+				attr.Ino = ch.StableAttr().Ino
 				return ch
 			}
 		}

@@ -201,6 +201,13 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if f != nil {
 		f.orphan()
 	}
+	if ch := d.GetChild(name); ch != nil {
+		// The kernel's node of the object, which it may also know
+		// under an alias (latest<ext>) and our node names so.
+		if fn, ok := ch.Operations().(*fileNode); ok && fn != f && fn.standsFor(e) {
+			fn.orphan()
+		}
+	}
 	return 0
 }
 

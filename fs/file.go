@@ -71,6 +71,21 @@ func (n *fileNode) updateFromListing(e remote.Entry, links uint32) bool {
 	return true
 }
 
+// standsFor reports whether the node is e's, the remote object.
+func (n *fileNode) standsFor(e remote.Entry) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return e.ID != "" && n.entry.ID == e.ID
+}
+
+// staleName: a path reached a file whose name was removed through the
+// mount (unlink, or a rename over it), because the kernel still trusted
+// the name for the last jiffy of its entry timeout, or before the
+// invalidation of an alias (latest<ext>) reached it. ESTALE makes the
+// kernel look the path up again and retry the call (open, truncate), so
+// it reaches the object the name stands for now.
+const staleName = syscall.ESTALE
+
 // revive lets a node that the kernel still holds stand for e, listed as
 // name in d, and reports whether it can. It can if it already stands for
 // e (under another name: an alias), or if it was unlinked and holds no
@@ -167,8 +182,11 @@ func (n *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errn
 // the staged copy.
 func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	n.mu.Lock()
-	local := n.st != nil
+	local, unlinked := n.st != nil, n.unlinked
 	n.mu.Unlock()
+	if unlinked {
+		return nil, 0, staleName
+	}
 	if local || flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return n.openForWrite(ctx, flags)
 	}

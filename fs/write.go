@@ -360,6 +360,12 @@ func (n *fileNode) refuse(op, path, why string, errno syscall.Errno) syscall.Err
 // are accepted and not stored, because the remotes keep no such metadata
 // and refusing would break cp -p, rsync -a and touch.
 func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	n.mu.Lock()
+	unlinked := n.unlinked
+	n.mu.Unlock()
+	if unlinked && fh == nil {
+		return staleName
+	}
 	if size, ok := in.GetSize(); ok {
 		if h, isWrite := fh.(*writeHandle); isWrite {
 			n.showPending()
