@@ -55,12 +55,15 @@ fuzz-short:
 	done
 
 # The randomized soak (faults firing while readers and writers run on both
-# remotes) and the random-SIGKILL test, for longer: make soak SOAK=10m
+# remotes), the random-SIGKILL test and the model-based soak (random
+# operation sequences checked against the models under faults), for
+# longer: make soak SOAK=10m
 SOAK ?= 3m
 CRASH_ROUNDS ?= 30
 soak: deps
 	FILESMOUNT_SOAK_DURATION=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./e2e/
 	FILESMOUNT_CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -count=1 -timeout 0 -run 'RandomKills' -v ./cmd/filesmount/
+	FILESMOUNT_MODEL_DURATION=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestModelSoak$$' -v ./e2e/
 
 # Unit tests only, no mounts.
 test-short:
