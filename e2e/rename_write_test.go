@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filesmount/filesmount/internal/faults"
 	"github.com/filesmount/filesmount/remote/vrchat/vrchattest"
 )
 
@@ -332,5 +333,43 @@ func TestVRChatWriteOntoVersionKeepsIt(t *testing.T) {
 		if got, err := os.ReadFile(filepath.Join(notes, "latest.txt")); err != nil || string(got) != want {
 			t.Errorf("round %d: latest.txt holds %q (%v), want %q", i, got, err, want)
 		}
+	}
+}
+
+// TestFailedRenameUploadChangesNothing: the upload that a rename of a
+// local file makes fails; the rename then fails as a whole (the file keeps
+// its name, the file it would have replaced stays and takes later writes),
+// and the data is in the recovery folder, as the log says.
+func TestFailedRenameUploadChangesNothing(t *testing.T) {
+	inj := faults.New(1)
+	env := mountVRChatWith(t, vrchattest.Options{Faults: inj}, func(srv *vrchattest.Server, user string) {
+		srv.AddFile(vrchattest.FileSpec{OwnerID: user, Name: "Alpha", Extension: ".png", MimeType: "image/png",
+			Versions: []vrchattest.VersionSpec{{Content: []byte("alpha one\n")}, {Content: []byte("alpha two\nabx\n")}}})
+	})
+	dir := filepath.Join(env.dir, "Alpha")
+	latest := filepath.Join(dir, "latest.png")
+	inj.Add(faults.Rule{Kind: faults.Status, Status: 500, Route: "POST /file/", Count: 1})
+	tmp := filepath.Join(dir, "sedrDyPy5")
+	if err := os.WriteFile(tmp, []byte("edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, latest); err == nil {
+		t.Fatal("the rename succeeded although its upload failed")
+	}
+	if got := lsNames(t, dir); got != "1.png 2.png latest.png sedrDyPy5" {
+		t.Errorf("after the failed rename: %q", got)
+	}
+	if got, _ := os.ReadFile(latest); string(got) != "alpha two\nabx\n" {
+		t.Errorf("latest.png after the failed rename: %q", got)
+	}
+	if kept, err := os.ReadFile(filepath.Join(env.m.cacheDir, "recovery", "vrchat", "Alpha", "latest.png")); err != nil || string(kept) != "edited\n" {
+		t.Errorf("recovery copy: %q %v", kept, err)
+	}
+	sh(t, dir, "printf ccaab | dd of=latest.png bs=1 seek=9 conv=notrunc status=none")
+	if got, _ := os.ReadFile(latest); string(got) != "alpha twoccaab" {
+		t.Errorf("latest.png after a write into it: %q (the write was lost)", got)
+	}
+	if got := lsNames(t, dir); got != "1.png 2.png 3.png latest.png sedrDyPy5" {
+		t.Errorf("after the write: %q", got)
 	}
 }

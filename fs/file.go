@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -17,6 +18,7 @@ type fileNode struct {
 	fusefs.Inode
 	fsys    *filesys
 	backend Backend
+	id      uint64 // orders the locking of two nodes' syncMu (lockUploads)
 
 	// syncMu serialises uploads of this file (Flush from several
 	// descriptors, fsync); it is held across the upload, never together
@@ -62,8 +64,11 @@ var (
 )
 
 func newFileNode(f *filesys, b Backend, e remote.Entry, parent *dirNode, name string) *fileNode {
-	return &fileNode{fsys: f, backend: b, entry: e, parent: parent, name: name}
+	return &fileNode{fsys: f, backend: b, entry: e, parent: parent, name: name, id: nodeIDs.Add(1)}
 }
+
+// nodeIDs numbers file nodes.
+var nodeIDs atomic.Uint64
 
 // updateFromListing takes new metadata for the same remote object, and
 // reports whether e is that object; links is the number of names the

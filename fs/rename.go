@@ -48,14 +48,14 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.Inod
 		return d.renameLocalDir(ctx, w, local, name, nd, newName, flags)
 	}
 	f := d.fileNamed(name)
-	if f != nil {
-		f.syncMu.Lock()
-		defer f.syncMu.Unlock()
-	}
 	target := nd.fileNamed(newName)
 	if target == f {
 		target = nil
 	}
+	// Wait out uploads of both: the file replaced may be uploading too
+	// (a new empty file is uploaded at its release), and must not land
+	// after the rename.
+	defer lockUploads(f, target)()
 	replaced, exists := nd.listed(ctx, newName)
 	if flags&renameNoReplace != 0 && (exists || target != nil) {
 		return syscall.EEXIST
@@ -144,18 +144,32 @@ func (d *dirNode) renameUnuploaded(ctx context.Context, f *fileNode, name string
 			return toErrno(d.fsys.opts.Logger, "rename", d.childPath(name), err)
 		}
 	}
-	if target != nil {
-		target.orphan()
-	}
 	f.moved(nd, newName, remote.Entry{})
 	if st == nil {
+		if target != nil {
+			target.orphan()
+		}
 		return 0
 	}
 	st.markDirty()
-	errno := f.syncLocked(ctx, nil)
+	if errno := f.syncLocked(ctx, nil); errno != 0 {
+		// The rename fails as a whole: the file keeps its old name and
+		// its content (which the log says is also in the recovery
+		// folder), and the file it would have replaced stays.
+		f.moved(d, name, remote.Entry{})
+		st.markDirty()
+		st.release()
+		return errno
+	}
+	// The file replaced is gone, unless the remote stored the upload
+	// under a name of its own and kept it (a VRChat version: renaming
+	// over latest.png or 3.png makes a new version, 3.png stays).
+	if target != nil && !f.nameGone() {
+		target.orphan()
+	}
 	st.release()
 	f.settle()
-	return errno
+	return 0
 }
 
 // moved gives the file its new place after a rename. entry, if it has an
@@ -270,4 +284,25 @@ func (d *dirNode) fileNamed(name string) *fileNode {
 func (d *dirNode) hasLocal(name string) bool {
 	f, sub := d.local(name)
 	return f != nil || sub != nil
+}
+
+// lockUploads takes the syncMu of each node given (nil ones skipped) in
+// one global order, so that two renames between the same names cannot
+// deadlock, and returns the function that releases them.
+func lockUploads(a, b *fileNode) (unlock func()) {
+	if a == nil || (b != nil && b.id < a.id) {
+		a, b = b, a
+	}
+	for _, n := range []*fileNode{a, b} {
+		if n != nil {
+			n.syncMu.Lock()
+		}
+	}
+	return func() {
+		for _, n := range []*fileNode{a, b} {
+			if n != nil {
+				n.syncMu.Unlock()
+			}
+		}
+	}
 }
