@@ -158,6 +158,33 @@ func (c *Client) doOnce(op string, req *http.Request) (*http.Response, error) {
 	return c.attempt(op, req, 1)
 }
 
+// doUnlessProcessed sends a request that must not be repeated blindly
+// (sync_multiple, compress, change_provider, delete_files) and sends it
+// again only after an answer saying that the portal did not process it:
+// 429 (a rate limiter in front of the application) or 503 (a proxy whose
+// backend is down, or maintenance mode). Repeating it then is not blind.
+// A network error or any other status may mean it was processed: the
+// caller finds out what happened instead.
+func (c *Client) doUnlessProcessed(op string, req *http.Request) (*http.Response, error) {
+	var resp *http.Response
+	err := c.Retry.Do(req.Context(), func(attempt int) (time.Duration, bool, error) {
+		var err error
+		resp, err = c.attempt(op, req, attempt)
+		wait, _, err := retry.Classify(resp, err, nil)
+		var se *remote.StatusError
+		return wait, errors.As(err, &se) && notProcessed(se), err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// notProcessed: answers that say the request never reached the portal.
+func notProcessed(se *remote.StatusError) bool {
+	return se.Code == http.StatusTooManyRequests || se.Code == http.StatusServiceUnavailable
+}
+
 // attempt sends req once, on its own context so that a stalled body can be
 // aborted, with a fresh body from GetBody for attempts after the first.
 func (c *Client) attempt(op string, req *http.Request, attempt int) (*http.Response, error) {
@@ -338,7 +365,7 @@ func (c *Client) sendJSON(ctx context.Context, op, method, path string, idempote
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	send := c.doOnce
+	send := c.doUnlessProcessed
 	if idempotent {
 		send = c.do
 	}

@@ -193,3 +193,50 @@ func TestShortBodyIsAnError(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteRepeatedOnlyWhenNotProcessed: delete_files is sent again
+// after a 429 or 503 (the request never reached the portal), never after a
+// dropped connection or a 500 (it may have been processed).
+func TestDeleteRepeatedOnlyWhenNotProcessed(t *testing.T) {
+	for _, tc := range []struct {
+		fault   string
+		deletes int
+		ok      bool
+	}{{"429", 2, true}, {"503", 2, true}, {"500", 1, false}, {"reset", 1, false}} {
+		t.Run(tc.fault, func(t *testing.T) {
+			var mu sync.Mutex
+			deletes := 0
+			c := faultyPortal(t, func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case r.URL.Path == "/userfiles/delete_files":
+					deletes++
+					if deletes == 1 {
+						switch tc.fault {
+						case "reset":
+							reset(w)
+						case "429":
+							w.WriteHeader(429)
+						case "503":
+							w.WriteHeader(503)
+						default:
+							w.WriteHeader(500)
+						}
+						return
+					}
+					io.WriteString(w, `{"message":"deleting","background_activity_id":7}`)
+				case r.URL.Path == "/background_activities/7":
+					io.WriteString(w, `{"id":7,"status":"Completed","num_successes":1,"num_failures":0,"items":["5"],"messages":[""]}`)
+				default:
+					t.Errorf("unexpected %s %s", r.Method, r.URL)
+					w.WriteHeader(404)
+				}
+			})
+			_, err := c.Delete(context.Background(), 5)
+			if (err == nil) != tc.ok || deletes != tc.deletes {
+				t.Errorf("err %v after %d DELETEs; want ok=%v after %d", err, deletes, tc.ok, tc.deletes)
+			}
+		})
+	}
+}
