@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -222,6 +223,13 @@ func (r *mRunner) snapshot(m mModel) (map[string]mEntry, error) {
 	return out, nil
 }
 
+// overwriteLeftoverRE: what a CBRAIN overwrite or replacing rename that
+// failed halfway may leave on the portal, named in its error (SEMANTICS.md,
+// "overwrite"): the new content under name.filesmount-new-<hash> when
+// neither the old file nor the new one could be deleted, the replaced file
+// under name.filesmount-old-<hash>.
+var overwriteLeftoverRE = regexp.MustCompile(`\.filesmount-(new|old|mv)-[0-9a-f]{12}$`)
+
 // sameView compares a snapshot with a model view; names in the snapshot
 // that the view lacks are allowed if they are programs' temporary files
 // (returned as extras).
@@ -242,7 +250,7 @@ func sameView(real, want map[string]mEntry) (ok bool, extras []string, diff stri
 		if _, found := want[p]; found {
 			continue
 		}
-		if !g.dir && tempNameRE.MatchString(filepath.Base(p)) {
+		if !g.dir && (tempNameRE.MatchString(filepath.Base(p)) || overwriteLeftoverRE.MatchString(filepath.Base(p))) {
 			extras = append(extras, p)
 			continue
 		}

@@ -257,6 +257,12 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 		d.mu.Lock()
 		delete(d.newDirs, name)
 		d.mu.Unlock()
+		// A first upload that failed halfway may have created it on the
+		// remote (VRChat's POST /file landed, its version did not).
+		if e, found := d.listed(ctx, name); found && e.IsDir {
+			d.fsys.opts.Logger.Printf("rmdir %s: removing it on %s too, where a failed upload created it", d.childPath(name), d.backend.Store.Name())
+			return d.rmdirRemote(ctx, w, name, e)
+		}
 		return 0
 	}
 	e, found := d.listed(ctx, name)
@@ -271,6 +277,10 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 			return syscall.ENOTEMPTY
 		}
 	}
+	return d.rmdirRemote(ctx, w, name, e)
+}
+
+func (d *dirNode) rmdirRemote(ctx context.Context, w remote.Writer, name string, e remote.Entry) syscall.Errno {
 	err := w.Rmdir(context.WithoutCancel(ctx), d.currentEntry(), e)
 	d.invalidate()
 	if errors.Is(err, remote.ErrConflict) {

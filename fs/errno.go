@@ -30,6 +30,11 @@ func toErrno(logger *log.Logger, op, path string, err error) syscall.Errno {
 func errnoFor(err error) syscall.Errno {
 	var errno syscall.Errno
 	switch {
+	case errors.Is(err, remote.ErrUnavailable) && !errors.Is(err, remote.ErrTimeout):
+		// Before the errno case: a broken connection carries the
+		// transport's errno (ECONNRESET), which means nothing to the
+		// program that read or wrote a file.
+		return syscall.EIO
 	case errors.As(err, &errno):
 		return errno
 	case errors.Is(err, context.Canceled):

@@ -120,8 +120,14 @@ func (s *Store) overwrite(ctx context.Context, me Identity, dpID int64, name str
 	}
 	if oldUF != nil {
 		if err := s.c.deleteUserfile(ctx, oldUF); err != nil {
-			return remote.Entry{}, fmt.Errorf("%w (the new content is uploaded as %q, userfile %d; %q still has the old content)",
-				err, tmp, newUF.ID, name)
+			// Nothing changed yet: take the new content back off the
+			// portal (the caller keeps it in its recovery folder), so
+			// that a failed overwrite leaves the provider as it was.
+			if derr := s.c.deleteUserfile(ctx, newUF); derr != nil {
+				return remote.Entry{}, fmt.Errorf("%w (the new content is uploaded as %q, userfile %d; %q still has the old content)",
+					err, tmp, newUF.ID, name)
+			}
+			return remote.Entry{}, fmt.Errorf("%w (%q still has the old content)", err, name)
 		}
 	}
 	if err := s.c.rename(ctx, me, newUF, name); err != nil {
