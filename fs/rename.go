@@ -118,7 +118,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.Inod
 	st := f.st
 	f.mu.Unlock()
 	if st != nil && st.isDirty() && st.idle() {
-		return f.syncLocked(ctx, nil)
+		return f.syncLocked(ctx, nil, "upload")
 	}
 	return 0
 }
@@ -152,7 +152,7 @@ func (d *dirNode) renameUnuploaded(ctx context.Context, f *fileNode, name string
 		return 0
 	}
 	st.markDirty()
-	if errno := f.syncLocked(ctx, nil); errno != 0 {
+	if errno := f.syncLocked(ctx, nil, "upload"); errno != 0 {
 		// The rename fails as a whole: the file keeps its old name and
 		// its content (which the log says is also in the recovery
 		// folder), and the file it would have replaced stays.

@@ -151,11 +151,11 @@ func (h *writeHandle) Flush(ctx context.Context) syscall.Errno {
 	if h.node.newAndEmpty() {
 		return 0
 	}
-	return h.node.syncCopy(ctx, h.st)
+	return h.node.syncCopy(ctx, h.st, "upload")
 }
 
 func (h *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return h.node.syncCopy(ctx, h.st)
+	return h.node.syncCopy(ctx, h.st, "upload")
 }
 
 // Release uploads a new empty file once its last descriptor is gone (see
@@ -197,19 +197,20 @@ func (n *fileNode) newAndEmpty() bool {
 // remote refuses but that looks like a program's temporary file stays
 // local until it is renamed (see tempnames.go).
 func (n *fileNode) sync(ctx context.Context) syscall.Errno {
-	return n.syncCopy(ctx, nil)
+	return n.syncCopy(ctx, nil, "upload")
 }
 
 // syncCopy is sync of one staged copy: a descriptor's, which the node may
 // no longer hold (see keepsOld below); nil means the node's own.
-func (n *fileNode) syncCopy(ctx context.Context, st *staged) syscall.Errno {
+// op names the operation in the log line of a failure.
+func (n *fileNode) syncCopy(ctx context.Context, st *staged, op string) syscall.Errno {
 	n.syncMu.Lock()
 	defer n.syncMu.Unlock()
-	return n.syncLocked(ctx, st)
+	return n.syncLocked(ctx, st, op)
 }
 
 // syncLocked is syncCopy for a caller that holds syncMu (rename, unlink).
-func (n *fileNode) syncLocked(ctx context.Context, st *staged) syscall.Errno {
+func (n *fileNode) syncLocked(ctx context.Context, st *staged, op string) syscall.Errno {
 	n.mu.Lock()
 	own, parent, name, e, unlinked := n.st, n.parent, n.name, n.entry, n.unlinked
 	n.mu.Unlock()
@@ -254,7 +255,7 @@ func (n *fileNode) syncLocked(ctx context.Context, st *staged) syscall.Errno {
 	}
 	ne, err := n.fsys.upload(ctx, n.backend, dir, path, name, st, old)
 	if err != nil {
-		return toErrno(n.fsys.opts.Logger, "upload", path, err)
+		return toErrno(n.fsys.opts.Logger, op, path, err)
 	}
 	renamedByRemote := ne.Name != "" && escapeName(ne.Name) != name
 	// Written over an object that the remote keeps beside the new one (a
@@ -379,7 +380,10 @@ func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.S
 			h := wfh.(*writeHandle)
 			err := h.st.truncate(int64(size))
 			if err == nil {
-				errno = n.sync(ctx)
+				// The kernel truncates this way before an open with
+				// O_TRUNC too (FUSE without atomic_o_trunc): a failure
+				// is the truncation's, before anything was written.
+				errno = n.syncCopy(ctx, nil, "truncate")
 			} else {
 				errno = toErrno(n.fsys.opts.Logger, "truncate", n.path(), err)
 			}
