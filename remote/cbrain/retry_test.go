@@ -234,8 +234,11 @@ func TestDeleteRepeatedOnlyWhenNotProcessed(t *testing.T) {
 				}
 			})
 			_, err := c.Delete(context.Background(), 5)
-			if (err == nil) != tc.ok || deletes != tc.deletes {
-				t.Errorf("err %v after %d DELETEs; want ok=%v after %d", err, deletes, tc.ok, tc.deletes)
+			mu.Lock()
+			n := deletes
+			mu.Unlock()
+			if (err == nil) != tc.ok || n != tc.deletes {
+				t.Errorf("err %v after %d DELETEs; want ok=%v after %d", err, n, tc.ok, tc.deletes)
 			}
 		})
 	}
