@@ -25,10 +25,13 @@ import (
 //   - a directory that exists only locally (VRChat's new File): its
 //     name moves locally.
 //
-// An upload of the source in progress is waited for first (syncMu), so
-// that it cannot land under the old name after the rename. A file that
-// the rename replaces becomes unlinked: descriptors still open on it
-// keep their content, which never reaches the remote.
+// Uploads in progress of the source and of the file replaced are waited
+// for first (syncMu), so that neither lands after the rename under a name
+// it no longer has. A file that the rename replaces becomes unlinked:
+// descriptors still open on it keep their content, which never reaches
+// the remote (unless the remote keeps it beside the new one: a VRChat
+// version). If the upload a rename makes fails, the rename fails as a
+// whole and nothing moves.
 func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	w, ok := d.fsys.writer(d.backend)
 	if !ok {
