@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/filesmount/filesmount/internal/mountinfo"
 )
 
 // raiseReadAhead sets the kernel's read-ahead for the mount at dir to kb
@@ -44,7 +46,7 @@ func mountDevice(dir string) (string, error) {
 		// ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ...; the last match is
 		// the mount on top.
 		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && unescapeMountinfo(fields[4]) == abs {
+		if len(fields) > 4 && mountinfo.Unescape(fields[4]) == abs {
 			dev = fields[2]
 		}
 	}
@@ -57,22 +59,3 @@ func mountDevice(dir string) (string, error) {
 	return dev, nil
 }
 
-// unescapeMountinfo undoes the octal escapes (\040 for a space...) of
-// mountinfo paths.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}

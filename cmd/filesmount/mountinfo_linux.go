@@ -3,8 +3,9 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+
+	"github.com/filesmount/filesmount/internal/mountinfo"
 )
 
 // mountAt reports what is mounted at dir, from /proc/self/mountinfo: it
@@ -36,31 +37,12 @@ func mountAt(dir string) (mount, bool) {
 				break
 			}
 		}
-		if sep < 0 || sep+2 >= len(fields) || unescapeMountinfo(fields[4]) != path {
+		if sep < 0 || sep+2 >= len(fields) || mountinfo.Unescape(fields[4]) != path {
 			continue
 		}
 		// Later lines are mounted on top of earlier ones at the same place.
-		found, ok = mount{fsType: fields[sep+1], source: unescapeMountinfo(fields[sep+2])}, fields[sep+1] != "autofs"
+		found, ok = mount{fsType: fields[sep+1], source: mountinfo.Unescape(fields[sep+2])}, fields[sep+1] != "autofs"
 	}
 	return found, ok
 }
 
-// unescapeMountinfo undoes the kernel's octal escapes (\040 for a space,
-// \011, \012, \134) in mountinfo paths.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}

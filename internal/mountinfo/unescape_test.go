@@ -1,8 +1,8 @@
-package main
+package mountinfo
 
 import "testing"
 
-func TestUnescapeMountinfo(t *testing.T) {
+func TestUnescape(t *testing.T) {
 	for in, want := range map[string]string{
 		"/mnt/plain":         "/mnt/plain",
 		`/mnt/my\040files`:   "/mnt/my files",
@@ -11,8 +11,8 @@ func TestUnescapeMountinfo(t *testing.T) {
 		`/mnt/cut\04`:        `/mnt/cut\04`, // too short to be an escape
 		`/mnt/not\9xx`:       `/mnt/not\9xx`,
 	} {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
+		if got := Unescape(in); got != want {
+			t.Errorf("Unescape(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
