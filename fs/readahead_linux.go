@@ -58,4 +58,3 @@ func mountDevice(dir string) (string, error) {
 	}
 	return dev, nil
 }
-

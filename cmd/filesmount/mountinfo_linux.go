@@ -45,4 +45,3 @@ func mountAt(dir string) (mount, bool) {
 	}
 	return found, ok
 }
-
