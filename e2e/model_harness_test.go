@@ -45,7 +45,8 @@ import (
 //
 //	FILESMOUNT_MODEL_SEED=<n> FILESMOUNT_MODEL_STEPS=<k> go test -run TestModelCBRAIN ./e2e/
 //
-// replays it. Each finding is also appended to /tmp/model-findings.md.
+// replays it. Each finding is also appended to the file
+// FILESMOUNT_MODEL_FINDINGS names, if set.
 //
 // Knobs: FILESMOUNT_MODEL_SEED (one seed instead of the default ones),
 // FILESMOUNT_MODEL_STEPS (steps per seed, default 150),
@@ -56,7 +57,6 @@ const (
 	modelSlots        = 3   // open handles the model keeps at most
 	modelDefaultSteps = 150 // steps per seed in `make test`
 	modelGap          = 1200 * time.Millisecond
-	modelFindings     = "/tmp/model-findings.md"
 	modelShrinkBudget = 90 * time.Second // keeps a failing `make test` bounded
 )
 
@@ -1036,9 +1036,14 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// recordFinding appends a finding for the lead engineer to read.
+// recordFinding appends a finding to the file FILESMOUNT_MODEL_FINDINGS
+// names, if set (a long soak's findings in one place).
 func recordFinding(s *modelSetup, f *modelFailure, note string) {
-	fh, err := os.OpenFile(modelFindings, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	path := os.Getenv("FILESMOUNT_MODEL_FINDINGS")
+	if path == "" {
+		return
+	}
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return
 	}
@@ -1047,13 +1052,18 @@ func recordFinding(s *modelSetup, f *modelFailure, note string) {
 }
 
 // modelSeeds are the seeds a test runs: FILESMOUNT_MODEL_SEED alone, or
-// two fixed ones and one drawn from the clock (printed for replay).
+// the fixed ones and one drawn from the clock (printed for replay). In CI
+// the third is fixed too, so that what lands does not depend on the draw;
+// new seeds are explored by every run elsewhere and by make soak.
 func modelSeeds(fixed ...int64) []int64 {
 	if s := os.Getenv("FILESMOUNT_MODEL_SEED"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err == nil {
 			return []int64{n}
 		}
+	}
+	if len(fixed) > 0 && os.Getenv("CI") == "true" {
+		return append(fixed, 3)
 	}
 	return append(fixed, time.Now().UnixNano()%1_000_000_000)
 }
