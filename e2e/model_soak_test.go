@@ -35,7 +35,8 @@ import (
 //     (a refusal is refused the same way every time).
 //  3. After a failed operation, the mount shows either the whole
 //     before-state or the whole after-state of the model (so a rename that
-//     fails never loses or duplicates the file), apart from the temporary
+//     fails never loses or duplicates the file), or, for an open with
+//     O_TRUNC, the before-state with the file truncated, apart from the temporary
 //     files a failed program leaves behind (sed's, ours), which the model
 //     then takes in. A file that had never been uploaded (an empty VRChat
 //     file) may be gone instead: its data was handed back (rule 4).
@@ -280,6 +281,18 @@ func (s *modelSoakStats) judge(r *mRunner, sess *modelSession, before, after mMo
 			}
 		}
 	}
+	if !afterOK && !beforeOK && truncatesFirst(a) {
+		// open(O_TRUNC) truncates before anything is written (the
+		// kernel's own setattr, uploaded on its own, SEMANTICS.md): the
+		// truncation may have landed and the write failed after it.
+		// The truncated file is then the state the failure leaves.
+		alt := before.clone()
+		if o := alt.apply(&mAction{Kind: "truncate", Path: a.Path}); o.errno == 0 {
+			if ok, extras, _ := sameView(real, alt.view()); ok {
+				before, beforeOK, beforeExtras = alt, true, extras
+			}
+		}
+	}
 	describe := func(why string) string {
 		return fmt.Sprintf("action %q answered %v (the model expects %v): %s\n  vs after-state: %s\n  vs before-state: %s\n  daemon log during it:\n%s",
 			a.String(), got, want, why, afterDiff, beforeDiff, newLogs)
@@ -321,6 +334,11 @@ func (s *modelSoakStats) judge(r *mRunner, sess *modelSession, before, after mMo
 		return before, ""
 	}
 	return nil, describe("the mount shows neither the before- nor the after-state")
+}
+
+// truncatesFirst: the action opens an existing file with O_TRUNC.
+func truncatesFirst(a mAction) bool {
+	return a.Kind == "write" || a.Kind == "cp"
 }
 
 // wrote: the action writes content (its failure may come from its close,
