@@ -152,9 +152,14 @@ func (m *vrModel) adopt(real map[string]mEntry, extras []string, failedPath stri
 		}
 	}
 	if failedPath != "" {
-		dn, _ := split(failedPath)
+		dn, name := split(failedPath)
 		if d := m.dirs[dn]; d != nil && !d.file && len(d.local) == 0 {
 			d.maybe = true
+		}
+		// The first upload's extension decides the File's, even when
+		// that upload failed (SEMANTICS.md, VRChat extensions).
+		if d := m.dirs[dn]; d != nil && !d.file && d.ext == "" && !isTemp(name) && vrExt(name) != "" {
+			d.ext = vrExt(name)
 		}
 	}
 }

@@ -49,6 +49,9 @@ func (s *Store) CheckName(dir remote.Entry, name string) error {
 		if id, ok := s.w.createdFile(rest); ok {
 			return s.checkExt(dir, name, id)
 		}
+		if want, ok := s.w.firstExt(rest); ok && !strings.EqualFold(extOf(name), want) {
+			return fmt.Errorf("vrchat: %q cannot go into new File %q: its first file was a %s file, which decides its extension: %w", name, rest, want, remote.ErrInvalid)
+		}
 		if extOf(name) == "" {
 			return fmt.Errorf("vrchat: %q has no extension; a new File's versions need one (.png, .vrca, ...): %w", name, remote.ErrInvalid)
 		}
@@ -127,6 +130,7 @@ func (s *Store) Upload(ctx context.Context, dir remote.Entry, name string, src r
 	var id string
 	switch kind {
 	case "newfile":
+		s.w.noteFirstExt(rest, extOf(name))
 		var err error
 		if id, err = s.newFile(ctx, rest, name, src); err != nil {
 			return remote.Entry{}, err

@@ -20,6 +20,12 @@ type writes struct {
 	// File its first upload created, so that later uploads into the same
 	// directory add versions to it instead of creating more Files.
 	created map[string]string
+	// firstExts maps a new-File directory to the extension of the first
+	// file uploaded into it, from the start of that upload: it decides
+	// the File's extension even if the upload fails after POST /file
+	// landed, so what is accepted next does not depend on how far a
+	// failed upload got.
+	firstExts map[string]string
 	// busy holds one channel per File with an upload or delete in
 	// progress, closed when it ends. VRChat versions are a stack (only the
 	// newest can be deleted, a new one is declared on top), so two changes
@@ -132,4 +138,24 @@ func extOf(name string) string {
 		return ""
 	}
 	return e
+}
+
+// noteFirstExt records the extension of the first upload into a new-File
+// directory (later ones do not change it).
+func (w *writes) noteFirstExt(dirName, ext string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.firstExts == nil {
+		w.firstExts = map[string]string{}
+	}
+	if _, ok := w.firstExts[dirName]; !ok {
+		w.firstExts[dirName] = ext
+	}
+}
+
+func (w *writes) firstExt(dirName string) (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ext, ok := w.firstExts[dirName]
+	return ext, ok
 }
