@@ -479,7 +479,11 @@ func (m *cbModel) renameTarget(g *mGen, src string) string {
 		return m.pickNew(g, other)
 	}
 	for _, p := range m.existing() { // over an existing file
-		if p != src && g.chance(0.4) {
+		// Not over a program's temporary file (a failed sed's, under
+		// faults): a remote object renamed to such a name stays on the
+		// remote, which the model, keeping temporary names local, does
+		// not follow.
+		if p != src && g.chance(0.4) && !cbLocalOnly(filepath.Base(p)) {
 			return p
 		}
 	}
