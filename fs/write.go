@@ -229,6 +229,15 @@ func (n *fileNode) syncLocked(ctx context.Context, st *staged, op string) syscal
 	if staysLocal(name) {
 		return 0 // uploaded when renamed to its final name
 	}
+	if st.size() == 0 && n.backend.Store.Caps().NoEmptyFiles {
+		// touch alone uploads nothing: the file stays local (listed,
+		// empty) until content is written and it is closed again. Its
+		// name is checked then too: a File's extension may have been
+		// decided since (nothing is lost by waiting).
+		n.fsys.opts.Logger.Printf("upload %s: not uploaded while empty: %s keeps no empty files (it stays local until content is written)", path, n.backend.Store.Name())
+		n.showPending()
+		return 0
+	}
 	if err := w.CheckName(dir, name); err != nil {
 		if isTempName(name) {
 			return 0 // uploaded when renamed to its final name
@@ -239,13 +248,6 @@ func (n *fileNode) syncLocked(ctx context.Context, st *staged, op string) syscal
 		st.dirty = false
 		st.mu.Unlock()
 		return syscall.EINVAL
-	}
-	if st.size() == 0 && n.backend.Store.Caps().NoEmptyFiles {
-		// touch alone uploads nothing: the file stays local (listed,
-		// empty) until content is written and it is closed again.
-		n.fsys.opts.Logger.Printf("upload %s: not uploaded while empty: %s keeps no empty files (it stays local until content is written)", path, n.backend.Store.Name())
-		n.showPending()
-		return 0
 	}
 	var old *remote.Entry
 	if e.ID != "" {
