@@ -306,12 +306,19 @@ func (m *vrModel) show(o *vrObj) {
 // sync is a close or fsync: a changed, named, non-temporary, non-empty
 // file becomes the File's next version (none when it equals the newest:
 // VRChat's upload finds that version already there), and is listed under
-// that version's name.
-func (m *vrModel) sync(o *vrObj) {
+// that version's name. A file created before the File's extension was
+// decided (by another file's first upload) and of another extension is
+// refused with EINVAL, and its data handed back to the recovery folder.
+func (m *vrModel) sync(o *vrObj) syscall.Errno {
 	if o.dir == "" || !o.dirty || isTemp(o.name) || len(o.data) == 0 {
-		return
+		return 0
 	}
 	d := m.dirs[o.dir]
+	if d.ext != "" && !strings.EqualFold(vrExt(o.name), d.ext) {
+		m.unlinkObj(o)
+		o.dirty = false
+		return syscall.EINVAL
+	}
 	if !d.file {
 		d.file, d.ext = true, vrExt(o.name)
 	}
@@ -323,6 +330,7 @@ func (m *vrModel) sync(o *vrObj) {
 	}
 	o.shown, o.dirty = false, false
 	o.name = d.versionName(len(d.versions))
+	return 0
 }
 
 func (m *vrModel) unlinkObj(o *vrObj) {
@@ -356,7 +364,9 @@ func (m *vrModel) apply(a *mAction) mOutcome {
 			m.show(o)
 		}
 		o.dirty = true
-		m.sync(o)
+		if e := m.sync(o); e != 0 {
+			return fail(e)
+		}
 		return mOutcome{}
 	}
 	switch a.Kind {
@@ -466,10 +476,15 @@ func (m *vrModel) apply(a *mAction) mOutcome {
 		o.data = resize(o.data, a.Size)
 		m.show(o)
 	case "hsync":
-		m.sync(m.slots[a.Slot])
+		if e := m.sync(m.slots[a.Slot]); e != 0 {
+			return fail(e)
+		}
 	case "hclose":
-		m.sync(m.slots[a.Slot])
+		e := m.sync(m.slots[a.Slot])
 		m.slots[a.Slot] = nil
+		if e != 0 {
+			return fail(e)
+		}
 	case "sleep":
 	default:
 		panic("vrModel: unknown action " + a.Kind)
