@@ -106,8 +106,8 @@ type vrDir struct {
 	want     string   // generator: the extension files in a new directory get
 	versions [][]byte // versions[i] is version i+1
 	local    map[string]*vrObj
-	// maybe (soak only): a new directory, still empty, that a failed
-	// upload may have made a File of on VRChat (the mount cannot tell).
+	// maybe (soak only): a new directory that a failed upload may have
+	// made a File of on VRChat (the mount cannot tell).
 	maybe bool
 }
 
@@ -153,7 +153,7 @@ func (m *vrModel) adopt(real map[string]mEntry, extras []string, failedPath stri
 	}
 	if failedPath != "" {
 		dn, name := split(failedPath)
-		if d := m.dirs[dn]; d != nil && !d.file && len(d.local) == 0 {
+		if d := m.dirs[dn]; d != nil && !d.file {
 			d.maybe = true
 		}
 		// The first upload's extension decides the File's, even when
