@@ -275,6 +275,9 @@ func (n *fileNode) syncLocked(ctx context.Context, st *staged, op string) syscal
 			n.st = nil
 		}
 		n.kernelVersion = "" // the kernel's pages hold what was written
+		// Drop those pages and the size with them (from a goroutine:
+		// never inline from an operation).
+		go n.NotifyContent(0, 0)
 	case renamedByRemote && n.name == name:
 		// The remote chose the name (a new VRChat File's version): the
 		// written name is gone, and later operations on this node act
@@ -286,11 +289,6 @@ func (n *fileNode) syncLocked(ctx context.Context, st *staged, op string) syscal
 		n.entry = ne
 	}
 	n.mu.Unlock()
-	if keepsOld {
-		// The kernel's pages and size of this inode are the new
-		// content's; drop them (from a goroutine: never inline).
-		go n.NotifyContent(0, 0)
-	}
 	n.uploadLanded(ne) // the times of the local copy now belong to ne (times.go)
 	// The remote lists it now (VRChat under its version's name): stop
 	// showing the local copy at once, not at the release that follows

@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
 )
 
 // TestKilledDaemonAfterRenameRecoversUnderTheNewName: the daemon is
@@ -25,25 +23,7 @@ import (
 //     processes that upload, and the restart finishes it under the new
 //     name.
 func TestKilledDaemonAfterRenameRecoversUnderTheNewName(t *testing.T) {
-	requireRootFUSE(t)
-	bin := buildBinary(t)
-	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir(), UploadDelay: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	_, token, err := cbraintest.SeedDemo(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cacheDir := t.TempDir()
-	mnt := filepath.Join(t.TempDir(), "mnt")
-	os.Mkdir(mnt, 0o755)
-	t.Cleanup(func() {
-		if isMounted(mnt) {
-			detachMount(mnt)
-		}
-	})
+	bin, srv, token, cacheDir, mnt := crashSetup(t)
 	main := filepath.Join(mnt, "cbrain", "MainStore")
 	daemon, out := startDaemon(t, bin, srv.URL(), token, cacheDir, mnt)
 

@@ -41,30 +41,39 @@ func startDaemonArgs(t *testing.T, bin, token string, args ...string) (*exec.Cmd
 	return cmd, out
 }
 
-// TestKilledDaemonUploadCompletesAfterRestart: the daemon is SIGKILLed
-// while a close is waiting for the portal to finish an upload; the next
-// start finds the journal, recognises the upload that already landed
-// (no second POST) and completes it.
-func TestKilledDaemonUploadCompletesAfterRestart(t *testing.T) {
+// crashSetup is what the crash tests share: the binary, a demo portal whose
+// uploads take 2 s to process (time to kill the daemon during one), a
+// cache directory that outlives the daemon, and a mountpoint detached at
+// the end.
+func crashSetup(t *testing.T) (bin string, srv *cbraintest.Server, token, cacheDir, mnt string) {
+	t.Helper()
 	requireRootFUSE(t)
-	bin := buildBinary(t)
+	bin = buildBinary(t)
 	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir(), UploadDelay: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	_, token, err := cbraintest.SeedDemo(srv)
-	if err != nil {
+	t.Cleanup(srv.Close)
+	if _, token, err = cbraintest.SeedDemo(srv); err != nil {
 		t.Fatal(err)
 	}
-	cacheDir := t.TempDir()
-	mnt := filepath.Join(t.TempDir(), "mnt")
+	cacheDir = t.TempDir()
+	mnt = filepath.Join(t.TempDir(), "mnt")
 	os.Mkdir(mnt, 0o755)
 	t.Cleanup(func() {
 		if isMounted(mnt) {
 			detachMount(mnt)
 		}
 	})
+	return bin, srv, token, cacheDir, mnt
+}
+
+// TestKilledDaemonUploadCompletesAfterRestart: the daemon is SIGKILLed
+// while a close is waiting for the portal to finish an upload; the next
+// start finds the journal, recognises the upload that already landed
+// (no second POST) and completes it.
+func TestKilledDaemonUploadCompletesAfterRestart(t *testing.T) {
+	bin, srv, token, cacheDir, mnt := crashSetup(t)
 	data := bytes.Repeat([]byte("must not be lost\n"), 5000)
 	src := filepath.Join(t.TempDir(), "precious.txt")
 	os.WriteFile(src, data, 0o644)
