@@ -373,3 +373,39 @@ func TestFailedRenameUploadChangesNothing(t *testing.T) {
 		t.Errorf("after the write: %q", got)
 	}
 }
+
+// TestVRChatOpeningAnOldVersionLeavesLatestAlone: opening an old version
+// for writing without writing (touch) must not make latest<ext> show that
+// version again. Found by the model soak (seed 554791615): the node of
+// version 1, first looked up as latest.txt, was listed as local under that
+// name as soon as it was opened.
+func TestVRChatOpeningAnOldVersionLeavesLatestAlone(t *testing.T) {
+	env := mountVRChat(t, func(srv *vrchattest.Server, user string) {
+		srv.AddFile(vrchattest.FileSpec{OwnerID: user, Name: "Beta", MimeType: "text/plain", Extension: ".txt",
+			Versions: []vrchattest.VersionSpec{{Content: []byte("one\n")}}})
+	})
+	beta := filepath.Join(env.dir, "Beta")
+	if got := run(t, "cat", filepath.Join(beta, "latest.txt")); got != "one\n" {
+		t.Fatalf("latest.txt: %q", got)
+	}
+	sh(t, beta, "echo two >> 1.txt")
+	f, err := os.OpenFile(filepath.Join(beta, "1.txt"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, name := range []string{"latest.txt", "2.txt"} {
+		if got := run(t, "cat", filepath.Join(beta, name)); got != "one\ntwo\n" {
+			t.Errorf("%s while 1.txt is open for writing: %q", name, got)
+		}
+	}
+	if got := run(t, "cat", filepath.Join(beta, "1.txt")); got != "one\n" {
+		t.Errorf("1.txt while open for writing: %q", got)
+	}
+	if err := f.Close(); err != nil {
+		t.Errorf("close of the unwritten descriptor: %v", err)
+	}
+	if got := run(t, "cat", filepath.Join(beta, "latest.txt")); got != "one\ntwo\n" {
+		t.Errorf("latest.txt after close: %q", got)
+	}
+}

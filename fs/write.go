@@ -54,7 +54,14 @@ func (n *fileNode) openForWrite(ctx context.Context, flags uint32) (fusefs.FileH
 		}
 		n.st = st
 		n.mu.Unlock()
-		parent.addPending(name, n)
+		// A copy identical to the remote object is not listed as local:
+		// the node may have been looked up under an alias (latest<ext>)
+		// that follows newer versions, and listing it under that name
+		// would bring back the old version (touch of an old version).
+		// The first write or truncation lists it (showPending).
+		if st.isDirty() {
+			parent.addPending(name, n)
+		}
 	}
 	if err := st.open(); errors.Is(err, errStagedGone) {
 		return n.openForWrite(ctx, flags) // settled meanwhile: stage afresh
@@ -62,6 +69,7 @@ func (n *fileNode) openForWrite(ctx context.Context, flags uint32) (fusefs.FileH
 		return nil, 0, toErrno(n.fsys.opts.Logger, "open for writing", n.path(), err)
 	}
 	if flags&syscall.O_TRUNC != 0 && st.size() > 0 {
+		n.showPending()
 		if err := st.truncate(0); err != nil {
 			st.release()
 			return nil, 0, toErrno(n.fsys.opts.Logger, "truncate", n.path(), err)
@@ -378,6 +386,7 @@ func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.S
 				return errno
 			}
 			h := wfh.(*writeHandle)
+			n.showPending()
 			err := h.st.truncate(int64(size))
 			if err == nil {
 				// The kernel truncates this way before an open with
