@@ -103,6 +103,7 @@ func (s *Store) Mkdir(ctx context.Context, dir remote.Entry, name string) (remot
 	if err := s.CheckName(dir, name); err != nil {
 		return remote.Entry{}, err
 	}
+	s.w.newDir(name)
 	return remote.Entry{ID: "newfile/" + name, Name: name, IsDir: true}, nil
 }
 
@@ -290,6 +291,7 @@ func (s *Store) Rmdir(ctx context.Context, dir, e remote.Entry) error {
 	case "newfile":
 		var ok bool
 		if id, ok = s.w.createdFile(rest); !ok {
+			s.w.newDir(rest) // nothing was created: nothing chosen stays
 			return nil
 		}
 	case "f", "tf":

@@ -17,6 +17,7 @@ import (
 
 	librsync "github.com/balena-os/librsync-go"
 
+	"github.com/filesmount/filesmount/internal/faults"
 	"github.com/filesmount/filesmount/remote"
 	"github.com/filesmount/filesmount/remote/vrchat"
 	"github.com/filesmount/filesmount/remote/vrchat/vrchattest"
@@ -566,5 +567,50 @@ func TestLargeUploadBoundedMemory(t *testing.T) {
 	}
 	if n := env.route("PUT s3 part"); n != 6 {
 		t.Errorf("%d parts, want 6 (10 MiB parts, the last 14 MiB)", n)
+	}
+}
+
+// TestNewDirectoryAfterRemovalChoosesItsExtensionAfresh: the extension a
+// directory's first upload chose belongs to the File it created. Found by
+// the model soak (seed 571707969): mkdir World, a .jpg whose version
+// failed after POST /file landed, rmdir World (deleting that File), mkdir
+// World again, and a .vrcw was refused ("its first file was a .jpg file").
+func TestNewDirectoryAfterRemovalChoosesItsExtensionAfresh(t *testing.T) {
+	env := newWriteEnv(t, vrchattest.Options{}, fastUploads)
+	ctx := context.Background()
+	dir, err := env.store.Mkdir(ctx, env.root, "World")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.srv.Faults().Add(faults.Rule{Kind: faults.Status, Route: "POST /file/{id}", Status: 400, Count: 1})
+	if _, err := env.store.Upload(ctx, dir, "a.jpg", source([]byte("not really a jpeg")), nil); err == nil {
+		t.Fatal("the upload whose version was refused succeeded")
+	}
+	if err := env.store.CheckName(dir, "x.vrcw"); !errors.Is(err, remote.ErrInvalid) {
+		t.Fatalf("while the .jpg's File stands, a .vrcw is accepted: %v", err)
+	}
+	// rmdir deletes the File the failed upload created; the directory
+	// made again is a new File's, whatever its first file.
+	if err := env.store.Rmdir(ctx, env.root, dir); err != nil {
+		t.Fatal(err)
+	}
+	if dir, err = env.store.Mkdir(ctx, env.root, "World"); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.store.CheckName(dir, "x.vrcw"); err != nil {
+		t.Errorf("after rmdir and mkdir: %v", err)
+	}
+	// Without rmdir: a first upload that failed before creating the File
+	// leaves its choice until the directory is made again.
+	other, _ := env.store.Mkdir(ctx, env.root, "Other")
+	env.srv.Faults().Add(faults.Rule{Kind: faults.Status, Route: "POST /file", Status: 400, Count: 1})
+	if _, err := env.store.Upload(ctx, other, "b.jpg", source([]byte("jpeg-ish")), nil); err == nil {
+		t.Fatal("the upload whose File was refused succeeded")
+	}
+	if other, err = env.store.Mkdir(ctx, env.root, "Other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.store.CheckName(other, "y.vrca"); err != nil {
+		t.Errorf("a directory made again after a first upload that created nothing: %v", err)
 	}
 }

@@ -69,16 +69,32 @@ func (w *writes) setCreated(dirName, id string) {
 	w.mu.Unlock()
 }
 
-// forget drops what is known about a deleted File.
+// forget drops what is known about a deleted File, including the
+// extension its directory's first upload chose: a directory made again
+// under that name stands for a File yet to be created.
 func (w *writes) forget(id string) {
 	w.mu.Lock()
 	delete(w.exts, id)
 	for name, fid := range w.created {
 		if fid == id {
 			delete(w.created, name)
+			delete(w.firstExts, name)
 		}
 	}
 	w.mu.Unlock()
+}
+
+// newDir starts a new-File directory afresh (Mkdir, or Rmdir of one that
+// never got a File): an extension chosen by an earlier directory of that
+// name, whose File was deleted meanwhile (perhaps outside the mount), no
+// longer applies. While this client's File of that name still stands,
+// the directory goes on standing for it, and so does its extension.
+func (w *writes) newDir(dirName string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.created[dirName]; !ok {
+		delete(w.firstExts, dirName)
+	}
 }
 
 // acquire waits for the File's turn and returns the function that ends it.
