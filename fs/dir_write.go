@@ -129,7 +129,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	n.fillAttr(&out.Attr)
 	out.SetEntryTimeout(uncachedEntry)
 	out.SetAttrTimeout(uncachedEntry)
-	return ch, &writeHandle{node: n, st: st}, writeOpenFlags(flags), 0
+	return ch, newWriteHandle(n, st, flags), writeOpenFlags(flags), 0
 }
 
 // Mkdir creates a directory through the remote; a remote that creates

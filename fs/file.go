@@ -37,6 +37,11 @@ type fileNode struct {
 	// and writing the file's own content, which never reaches the remote
 	// and is dropped at the last release.
 	unlinked bool
+	// handedBack: the file was never uploaded, and its upload at a close
+	// failed and was handed back to the recovery folder; the node is then
+	// unlinked (closeFailed). What descriptors still open write after that
+	// is handed back too, at their next close (handBackAgain).
+	handedBack bool
 	// retired: the remote stored what was written under a name of its
 	// own (a new VRChat version): the name the kernel knows this node by
 	// is gone, though descriptors still open keep writing, and uploading

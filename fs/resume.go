@@ -44,7 +44,7 @@ func (r *Root) ResumeUploads(ctx context.Context) int {
 			continue
 		}
 		if !ok || rec.State != stateUploading {
-			kept, err := r.fsys.handBack(rec.Data, rec.Path)
+			kept, err := r.fsys.handBack(rec.Data, rec.Path, true)
 			if err != nil {
 				log.Printf("journal: %s: %v; its data stays in %s", rec.Path, err, rec.Data)
 				continue
@@ -61,7 +61,7 @@ func (r *Root) ResumeUploads(ctx context.Context) int {
 		st := &staged{path: rec.Data, id: rec.ID, dirty: true}
 		st.record = &rec
 		log.Printf("journal: resuming the upload of %s", rec.Path)
-		if _, err := r.fsys.upload(ctx, b, rec.Dir, rec.Path, rec.Name, st, rec.Old); err != nil {
+		if _, _, err := r.fsys.upload(ctx, b, rec.Dir, rec.Path, rec.Name, st, rec.Old); err != nil {
 			log.Printf("journal: upload of %s failed: %v", rec.Path, err)
 			os.Remove(rec.Data)
 			continue
@@ -109,7 +109,7 @@ func (r *Root) HandBackLocal() {
 			r.fsys.dirs.removeRecord(rec.ID)
 			continue
 		}
-		kept, err := r.fsys.handBack(rec.Data, rec.Path)
+		kept, err := r.fsys.handBack(rec.Data, rec.Path, true)
 		if err != nil {
 			r.fsys.opts.Logger.Printf("%s was never uploaded; its data stays in %s (%v)", rec.Path, rec.Data, err)
 			continue

@@ -107,6 +107,11 @@ func (s *staged) writeAt(p []byte, off int64) (int, error) {
 	if s.file == nil || s.removed {
 		return 0, os.ErrClosed
 	}
+	return s.writeLocked(p, off)
+}
+
+// writeLocked writes p at off; the caller holds mu and checked the file.
+func (s *staged) writeLocked(p []byte, off int64) (int, error) {
 	s.dirty = true
 	n, err := s.file.WriteAt(p, off)
 	if err != nil {
@@ -115,6 +120,21 @@ func (s *staged) writeAt(p []byte, off int64) (int, error) {
 		s.seq.wrote(off, int64(n))
 	}
 	return n, err
+}
+
+// appendData writes p at the end of the copy, in one step with respect
+// to other writes (two descriptors appending never overwrite each other).
+func (s *staged) appendData(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.file == nil || s.removed {
+		return 0, os.ErrClosed
+	}
+	fi, err := s.file.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return s.writeLocked(p, fi.Size())
 }
 
 func (s *staged) readAt(p []byte, off int64) (int, error) {
@@ -213,5 +233,13 @@ func (s *staged) idle() bool {
 func (s *staged) markDirty() {
 	s.mu.Lock()
 	s.dirty = true
+	s.mu.Unlock()
+}
+
+// markClean: the content is safe elsewhere (handed back); a write after
+// this marks it dirty again.
+func (s *staged) markClean() {
+	s.mu.Lock()
+	s.dirty = false
 	s.mu.Unlock()
 }

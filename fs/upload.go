@@ -56,38 +56,41 @@ func (u *uploads) pending() []string {
 // upload sends the staged content of path (name in dir) to the remote and
 // returns the remote's new object. The journal says "uploading" while it
 // runs, so a crash resumes it. On failure the data is handed back in the
-// recovery folder and the error says where. The upload runs detached from
-// the FUSE request: an interrupted close must not abandon half an upload.
-func (f *filesys) upload(ctx context.Context, b Backend, dir remote.Entry, path, name string, st *staged, old *remote.Entry) (remote.Entry, error) {
+// recovery folder, the error says where, and handedBack is true; if it
+// could not be handed back, the copy stays dirty (its release must not
+// drop the only data) and its journal record stays. The upload runs
+// detached from the FUSE request: an interrupted close must not abandon
+// half an upload.
+func (f *filesys) upload(ctx context.Context, b Backend, dir remote.Entry, path, name string, st *staged, old *remote.Entry) (e remote.Entry, handedBack bool, err error) {
 	w, ok := f.writer(b)
 	if !ok {
-		return remote.Entry{}, fmt.Errorf("%s does not accept writes: %w", b.Store.Name(), remote.ErrReadOnly)
+		return remote.Entry{}, false, fmt.Errorf("%s does not accept writes: %w", b.Store.Name(), remote.ErrReadOnly)
 	}
 	data, size, digest, err := st.snapshot()
 	if err != nil {
-		return remote.Entry{}, fmt.Errorf("reading staged data of %s: %w", path, err)
+		st.markDirty()
+		return remote.Entry{}, false, fmt.Errorf("reading staged data of %s: %w", path, err)
 	}
 	defer data.Close()
 	rec := journalRecord{ID: st.id, Data: st.path, Store: b.Store.Name(), Dir: dir, Path: path, Name: name, Old: old, State: stateUploading}
 	if err := f.dirs.putRecord(st, rec); err != nil {
 		st.markDirty()
-		return remote.Entry{}, err
+		return remote.Entry{}, false, err
 	}
 	f.uploads.start(st.id, path)
 	defer f.uploads.done(st.id)
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), uploadTimeout)
 	defer cancel()
-	e, err := w.Upload(uctx, dir, name, remote.Source{ReaderAt: data, Size: size, MD5: digest}, old)
+	e, err = w.Upload(uctx, dir, name, remote.Source{ReaderAt: data, Size: size, MD5: digest}, old)
 	if err != nil {
-		kept, herr := f.handBack(st.path, path)
+		kept, herr := f.handBackStaged(st, path)
 		if herr != nil {
 			// Keep the journal record: the next start tries again.
-			err = fmt.Errorf("%w; the data could not be copied to the recovery folder (%v) and stays in %s", err, herr, st.path)
-		} else {
-			f.dirs.dropRecord(st)
-			err = fmt.Errorf("%w; your data is kept in %s", err, kept)
+			st.markDirty()
+			return remote.Entry{}, false, fmt.Errorf("%w; the data could not be copied to the recovery folder (%v) and stays in %s", err, herr, st.path)
 		}
-		return remote.Entry{}, err
+		f.dirs.dropRecord(st)
+		return remote.Entry{}, true, fmt.Errorf("%w; your data is kept in %s", err, kept)
 	}
 	st.mu.Lock()
 	stillOpen := st.opens > 0
@@ -102,12 +105,23 @@ func (f *filesys) upload(ctx context.Context, b Backend, dir remote.Entry, path,
 	} else {
 		f.dirs.dropRecord(st)
 	}
-	return e, nil
+	return e, false, nil
 }
 
-// handBack copies staged data into the recovery folder under the file's
-// mount path (never overwriting an earlier copy) and returns where.
-func (f *filesys) handBack(data, path string) (string, error) {
+// handBackStaged is handBack of a staged copy that descriptors may still
+// write to: a hard link would let those writes change the recovery copy
+// after the log named it, so an open copy is copied instead.
+func (f *filesys) handBackStaged(st *staged, path string) (string, error) {
+	st.mu.Lock()
+	open := st.opens > 0
+	st.mu.Unlock()
+	return f.handBack(st.path, path, !open)
+}
+
+// handBack puts staged data into the recovery folder under the file's
+// mount path (never overwriting an earlier copy) and returns where: by a
+// hard link if link is true and the file system allows it, else by a copy.
+func (f *filesys) handBack(data, path string, link bool) (string, error) {
 	dst := recoveryPath(f.dirs.recovery, path)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return "", err
@@ -119,7 +133,7 @@ func (f *filesys) handBack(data, path string) (string, error) {
 		}
 		candidate = dst + "." + strconv.Itoa(i)
 	}
-	if err := os.Link(data, candidate); err == nil {
+	if link && os.Link(data, candidate) == nil {
 		return candidate, nil
 	}
 	return candidate, copyFile(data, candidate)

@@ -18,6 +18,18 @@ import (
 type writeHandle struct {
 	node *fileNode
 	st   *staged
+	// appends: opened O_APPEND|O_WRONLY (a shell's >>). Each write goes
+	// at the end of the staged copy, whatever offset the kernel sends:
+	// the kernel computes it from the size it holds, which may be an
+	// older one of this file's (the content a failed close let go of,
+	// until its invalidation arrives). Such a handle has direct I/O, so
+	// no page of the kernel's cache depends on that offset.
+	appends bool
+}
+
+func newWriteHandle(n *fileNode, st *staged, flags uint32) *writeHandle {
+	return &writeHandle{node: n, st: st,
+		appends: flags&syscall.O_APPEND != 0 && writeOpenFlags(flags)&fuse.FOPEN_DIRECT_IO != 0}
 }
 
 var (
@@ -75,7 +87,7 @@ func (n *fileNode) openForWrite(ctx context.Context, flags uint32) (fusefs.FileH
 			return nil, 0, toErrno(n.fsys.opts.Logger, "truncate", n.path(), err)
 		}
 	}
-	return &writeHandle{node: n, st: st}, writeOpenFlags(flags), 0
+	return newWriteHandle(n, st, flags), writeOpenFlags(flags), 0
 }
 
 // stage creates the staged copy of remote content e (empty if truncate).
@@ -141,7 +153,13 @@ func (h *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 
 func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	h.node.showPending()
-	k, err := h.st.writeAt(data, off)
+	var k int
+	var err error
+	if h.appends {
+		k, err = h.st.appendData(data)
+	} else {
+		k, err = h.st.writeAt(data, off)
+	}
 	if err != nil {
 		return uint32(k), toErrno(h.node.fsys.opts.Logger, "write", h.node.path(), err)
 	}
@@ -210,32 +228,53 @@ func (n *fileNode) sync(ctx context.Context) syscall.Errno {
 
 // syncCopy is sync of one staged copy: a descriptor's, which the node may
 // no longer hold (see keepsOld below); nil means the node's own.
-// op names the operation in the log line of a failure.
+// op names the operation in the log line of a failure. A failure whose
+// data was handed back lets go of the copy (closeFailed).
 func (n *fileNode) syncCopy(ctx context.Context, st *staged, op string) syscall.Errno {
 	n.syncMu.Lock()
 	defer n.syncMu.Unlock()
-	return n.syncLocked(ctx, st, op)
+	errno, failed := n.uploadLocked(ctx, st, op)
+	if failed != nil {
+		n.closeFailed(failed)
+	}
+	return errno
 }
 
-// syncLocked is syncCopy for a caller that holds syncMu (rename, unlink).
+// syncLocked is syncCopy for a caller that holds syncMu (rename), and
+// decides itself what a failed upload leaves: the copy stays, clean, its
+// data in the recovery folder.
 func (n *fileNode) syncLocked(ctx context.Context, st *staged, op string) syscall.Errno {
+	errno, _ := n.uploadLocked(ctx, st, op)
+	return errno
+}
+
+// uploadLocked uploads st (nil: the node's own copy) if it changed. When
+// the upload fails and its data was handed back, it returns that copy as
+// failed. The caller holds syncMu.
+func (n *fileNode) uploadLocked(ctx context.Context, st *staged, op string) (errno syscall.Errno, failed *staged) {
 	n.mu.Lock()
-	own, parent, name, e, unlinked := n.st, n.parent, n.name, n.entry, n.unlinked
+	own, parent, name, e, unlinked, failedBefore := n.st, n.parent, n.name, n.entry, n.unlinked, n.handedBack
 	n.mu.Unlock()
 	if st == nil {
 		st = own
 	}
-	if st == nil || unlinked || !st.isDirty() {
-		return 0
+	if st == nil || !st.isDirty() {
+		return 0, nil
+	}
+	if unlinked {
+		if failedBefore {
+			return n.handBackAgain(st, parent.childPath(name), op), nil
+		}
+		return 0, nil // unlinked: never uploaded (see orphan)
 	}
 	w, ok := n.fsys.writer(n.backend)
 	if !ok {
-		return syscall.EROFS
+		return syscall.EROFS, nil
 	}
 	dir := parent.currentEntry()
 	path := parent.childPath(name)
 	if staysLocal(name) {
-		return 0 // uploaded when renamed to its final name
+		return 0, nil // uploaded when renamed to its final name
 	}
 	if st.size() == 0 && n.backend.Store.Caps().NoEmptyFiles {
 		// touch alone uploads nothing: the file stays local (listed,
@@ -244,18 +283,21 @@ func (n *fileNode) syncLocked(ctx context.Context, st *staged, op string) syscal
 		// decided since (nothing is lost by waiting).
 		n.fsys.opts.Logger.Printf("upload %s: not uploaded while empty: %s keeps no empty files (it stays local until content is written)", path, n.backend.Store.Name())
 		n.showPending()
-		return 0
+		return 0, nil
 	}
 	if err := w.CheckName(dir, name); err != nil {
 		if isTempName(name) {
-			return 0 // uploaded when renamed to its final name
+			return 0, nil // uploaded when renamed to its final name
 		}
-		kept, _ := n.fsys.handBack(st.path, path)
+		st.markClean() // before the copy: a write during it marks it again
+		kept, herr := n.fsys.handBackStaged(st, path)
+		if herr != nil {
+			st.markDirty()
+			n.fsys.opts.Logger.Printf("upload %s: %v; the data could not be copied to the recovery folder (%v) and stays in %s (EINVAL)", path, err, herr, st.path)
+			return syscall.EINVAL, nil
+		}
 		n.fsys.opts.Logger.Printf("upload %s: %v; your data is kept in %s (EINVAL)", path, err, kept)
-		st.mu.Lock()
-		st.dirty = false
-		st.mu.Unlock()
-		return syscall.EINVAL
+		return syscall.EINVAL, st
 	}
 	var old *remote.Entry
 	if e.ID != "" {
@@ -263,9 +305,13 @@ func (n *fileNode) syncLocked(ctx context.Context, st *staged, op string) syscal
 	} else if prev, ok := parent.listed(ctx, name); ok {
 		old = &prev
 	}
-	ne, err := n.fsys.upload(ctx, n.backend, dir, path, name, st, old)
+	ne, handedBack, err := n.fsys.upload(ctx, n.backend, dir, path, name, st, old)
 	if err != nil {
-		return toErrno(n.fsys.opts.Logger, op, path, err)
+		errno := toErrno(n.fsys.opts.Logger, op, path, err)
+		if handedBack {
+			return errno, st
+		}
+		return errno, nil
 	}
 	renamedByRemote := ne.Name != "" && escapeName(ne.Name) != name
 	// Written over an object that the remote keeps beside the new one (a
@@ -309,7 +355,7 @@ func (n *fileNode) syncLocked(ctx context.Context, st *staged, op string) syscal
 	if st.isDirty() {
 		n.showPending() // written during the upload
 	}
-	return 0
+	return 0, nil
 }
 
 // orphan marks the file unlinked (its name removed, or replaced by a
