@@ -125,6 +125,9 @@ type vrObj struct {
 type vrModel struct {
 	dirs  map[string]*vrDir
 	slots [modelSlots]*vrObj
+	// recovered: mount paths whose data an upload the model refuses
+	// (EINVAL) hands back to the recovery folder.
+	recovered map[string]bool
 	// soak: refusals are not generated on purpose when faults fire
 }
 
@@ -200,6 +203,12 @@ func (m *vrModel) copy() *vrModel {
 	}
 	for i, o := range m.slots {
 		c.slots[i] = cp(o)
+	}
+	if m.recovered != nil {
+		c.recovered = map[string]bool{}
+		for p := range m.recovered {
+			c.recovered[p] = true
+		}
 	}
 	return c
 }
@@ -315,6 +324,10 @@ func (m *vrModel) sync(o *vrObj) syscall.Errno {
 	}
 	d := m.dirs[o.dir]
 	if d.ext != "" && !strings.EqualFold(vrExt(o.name), d.ext) {
+		if m.recovered == nil {
+			m.recovered = map[string]bool{}
+		}
+		m.recovered[vrRoot+"/"+o.dir+"/"+o.name] = true
 		m.unlinkObj(o)
 		o.dirty = false
 		return syscall.EINVAL
@@ -605,7 +618,13 @@ func (m *vrModel) ignored(dir, name string) bool {
 }
 func (m *vrModel) readSlot(string) int { return -1 }
 func (m *vrModel) allowedRecovery(rel string) bool {
-	return isTemp(filepath.Base(rel))
+	rel = filepath.ToSlash(rel)
+	if i := strings.LastIndexByte(rel, '.'); i > 0 {
+		if _, err := strconv.Atoi(rel[i+1:]); err == nil && m.recovered[rel[:i]] {
+			return true // a later copy of the same path: name.1, name.2
+		}
+	}
+	return isTemp(filepath.Base(rel)) || m.recovered[rel]
 }
 
 // closeAll: VRChat steps close their handles themselves.
