@@ -171,14 +171,22 @@ func TestSpoolFailureMidStream(t *testing.T) {
 		t.Fatalf("read beyond a broken stream = %d, %v; want 0 bytes and the remote's error", n, err)
 	}
 	t.Logf("error: %v", err)
-	waitFor(t, "failure recorded", func() bool { return c.Stats().SpoolsFailed == 1 })
+	// Every stream started has failed and is dropped. (There may be two:
+	// the whole-object body of the ranged request is adopted as the
+	// spool; if it breaks before the reader pins it, the reader starts
+	// another, which breaks at the same point.)
+	waitFor(t, "failure recorded", func() bool {
+		st := c.Stats()
+		return st.SpoolsFailed >= 1 && st.SpoolsFailed == st.SpoolsStarted
+	})
+	broken := fake.requests.Load()
 
 	// The partial spool is gone; a later read restarts the stream.
 	fake.set(func(f *fakeStore) { f.failAt = 0 })
 	checkRead(t, s, e, 5*MiB, 64*KiB)
 	checkRead(t, s, e, 0, 64*KiB)
-	if n := fake.requests.Load(); n != 2 {
-		t.Errorf("%d requests, want 2 (the broken stream and its restart)", n)
+	if n := fake.requests.Load() - broken; n != 1 {
+		t.Errorf("%d requests after the broken stream, want 1 (its restart)", n)
 	}
 }
 
