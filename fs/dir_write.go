@@ -222,13 +222,16 @@ func (d *dirNode) removeRemote(ctx context.Context, w remote.Writer, name string
 		if d.gone == nil {
 			d.gone = map[string]time.Time{}
 		}
-		d.gone[name] = now
+		removed := map[string]bool{name: true}
 		if d.snap != nil {
 			for _, n := range d.snap.entries {
 				if n.entry.ID == e.ID {
-					d.gone[n.name] = now
+					removed[n.name] = true
 				}
 			}
+		}
+		for n := range removed {
+			d.gone[n] = now
 		}
 		for n, t := range d.gone {
 			if now.Sub(t) > goneMemory {
@@ -236,7 +239,7 @@ func (d *dirNode) removeRemote(ctx context.Context, w remote.Writer, name string
 			}
 		}
 		d.mu.Unlock()
-		d.forgetAliases()
+		d.forgetAliasesExcept(removed)
 	}
 	d.invalidate()
 	if err != nil {
