@@ -31,23 +31,8 @@ func aliasNames(l *listing) []string {
 // again, which clears the suspicion (childInode) if the name still
 // leads there.
 func (d *dirNode) forgetAliases() {
-	d.forgetAliasesExcept(nil)
-}
-
-// forgetAliasesExcept is forgetAliases after a removal, which passes the
-// names of the object it removed: those are left to the kernel. Their node
-// is unlinked, so any use but unlink gets ESTALE and a fresh lookup; and
-// unlink of them succeeds (d.gone). Dropping their entries instead made
-// `rm -r` fail: with the entry gone, the kernel looked the second name of
-// the removed object up, got ENOENT, and rm reported it.
-func (d *dirNode) forgetAliasesExcept(removed map[string]bool) {
 	d.mu.Lock()
-	var names []string
-	for _, name := range d.aliases {
-		if !removed[name] {
-			names = append(names, name)
-		}
-	}
+	names := d.aliases
 	d.mu.Unlock()
 	if len(names) == 0 {
 		return

@@ -222,16 +222,13 @@ func (d *dirNode) removeRemote(ctx context.Context, w remote.Writer, name string
 		if d.gone == nil {
 			d.gone = map[string]time.Time{}
 		}
-		removed := map[string]bool{name: true}
+		d.gone[name] = now
 		if d.snap != nil {
 			for _, n := range d.snap.entries {
 				if n.entry.ID == e.ID {
-					removed[n.name] = true
+					d.gone[n.name] = now
 				}
 			}
-		}
-		for n := range removed {
-			d.gone[n] = now
 		}
 		for n, t := range d.gone {
 			if now.Sub(t) > goneMemory {
@@ -239,7 +236,7 @@ func (d *dirNode) removeRemote(ctx context.Context, w remote.Writer, name string
 			}
 		}
 		d.mu.Unlock()
-		d.forgetAliasesExcept(removed)
+		d.forgetAliases()
 	}
 	d.invalidate()
 	if err != nil {
