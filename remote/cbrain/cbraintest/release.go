@@ -113,3 +113,14 @@ func (s *Server) illegalRenameMessages() []string {
 	}
 	return []string{"contains illegal characters.", renameTaken}
 }
+
+// FileTagIDs returns the ids of a userfile's tags as the portal holds
+// them, whatever its JSON shows (7.0.0 shows none). For tests.
+func (s *Server) FileTagIDs(id int) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.st.files[id]; f != nil {
+		return append([]int(nil), f.tagIDs...)
+	}
+	return nil
+}
