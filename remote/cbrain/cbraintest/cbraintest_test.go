@@ -366,7 +366,8 @@ func TestFilters(t *testing.T) {
 		{"type=SingleFile", "shared.txt"}, // exact class only
 		{"name=ALPHA.TXT", "Alpha.txt"},   // case-insensitive collation
 		{"name_like=a.t", "Alpha.txt,gamma.txt"},
-		{"name_like=A_p", "Alpha.txt"},
+		{"name_like=A_p", ""},                 // escaped: a plain substring (7.0.0: a wildcard, release_test.go)
+		{"name_like=%20pha.%20", "Alpha.txt"}, // n.strip
 		{fmt.Sprintf("group_id[]=%d&group_id[]=999", proj), "beta.json,shared.txt"},
 		{fmt.Sprintf("user_id=%d", f.other), "shared.txt"},
 		{"hidden=1", ""},

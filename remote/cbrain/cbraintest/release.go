@@ -28,6 +28,8 @@ import (
 //     DataProvider#provider_rename returns when "target_exists"; commit
 //     7a22de867 (2026-03-31, "Handle Userfile rename failures in
 //     Controller #1436") turned it into a 422 on the name.
+//   - name_like's % and _ are LIKE wildcards on 7.0.0 and plain characters
+//     since (userfile.rb, scope :name_like).
 //   - An illegal new name answers 422 {"name":["contains illegal
 //     characters."]} alone (provider_rename's own error; the second
 //     message is 7a22de867's).
@@ -101,6 +103,12 @@ func (s *Server) userfileForAPI(f *userfile) any {
 		NumFiles: f.numFiles, Hidden: f.hidden, Immutable: f.immutable, Archived: f.archived,
 		Description: f.description}
 }
+
+// nameLikeWildcards reports whether GET /userfiles?name_like= passes % and
+// _ to MySQL's LIKE as wildcards: on 7.0.0 (userfile.rb, scope :name_like,
+// "%#{n.strip}%"); the current code escapes them (ESCAPE '!'), so the
+// value is a plain substring.
+func (s *Server) nameLikeWildcards() bool { return s.opts.Release == Release700 }
 
 // renameRefusedSilently reports whether a rename onto a taken name is
 // answered with an empty 200 that changes nothing (7.0.0, see Release).

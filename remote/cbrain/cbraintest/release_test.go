@@ -65,6 +65,24 @@ func TestRelease700Rename(t *testing.T) {
 	}
 }
 
+// 7.0.0 hands name_like to LIKE as it is: % and _ are wildcards.
+func TestRelease700NameLikeWildcards(t *testing.T) {
+	f := newFixtureOn(t, Release700)
+	f.s.AddFile(FileSpec{Name: "Alpha.txt", ProviderID: f.dp, OwnerID: f.user})
+	f.s.AddFile(FileSpec{Name: "a_b.txt", ProviderID: f.dp, OwnerID: f.user})
+	for q, want := range map[string]string{"A_p": "Alpha.txt", "a%25t": "a_b.txt,Alpha.txt", "a_b": "a_b.txt"} {
+		resp, b := do(t, "GET", f.u+"/userfiles?name_like="+q, f.tok, "")
+		mustStatus(t, resp, b, 200)
+		var got []string
+		for _, it := range decode[[]userfileJSON](t, b) {
+			got = append(got, it.Name)
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("name_like=%s: %v, want %s", q, got, want)
+		}
+	}
+}
+
 func TestReleaseFromEnv(t *testing.T) {
 	for env, want := range map[string]Release{"": ReleaseCurrent, "current": ReleaseCurrent, "7.0.0": Release700} {
 		t.Setenv(ReleaseEnv, env)

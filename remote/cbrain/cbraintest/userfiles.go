@@ -244,8 +244,8 @@ func (s *Server) hUserfilesIndex(c *call) {
 			filters = append(filters, colFilter{col: k, values: vals[len(vals)-1:]}) // Rails: last value wins
 		}
 	}
-	like := c.get("name_like")
-	likePlain := !strings.ContainsAny(like, `%_\`)
+	like := strings.TrimSpace(c.get("name_like")) // n.strip
+	likePlain := !s.nameLikeWildcards() || !strings.ContainsAny(like, `%_\`)
 	likeLower := strings.ToLower(like)
 	idsOnly := c.get("ids_only") != ""
 	per := perPage(c)
