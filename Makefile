@@ -43,6 +43,10 @@ deps:
 test: deps
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
+	# CBRAIN 7.0.0 portals (remote/cbrain/cbraintest/release.go): the client
+	# tests and the CBRAIN mount tests again, against the emulator playing 7.0.0.
+	FILESMOUNT_CBRAIN_RELEASE=7.0.0 $(GO) test -count=1 -timeout 5m ./remote/cbrain/
+	FILESMOUNT_CBRAIN_RELEASE=7.0.0 $(GO) test -count=1 -timeout 5m -run '^TestCBRAIN' ./e2e/
 	# Memory-budget tests are built without -race (it multiplies memory use).
 	$(GO) test -count=1 -timeout 5m -run 'Big' ./e2e/
 	$(MAKE) --no-print-directory fuzz-short

@@ -42,8 +42,14 @@ var (
 )
 
 func startCBRAINModel(t *testing.T, inj *faults.Injector) (*modelSession, error) {
+	return startCBRAINModelOn(t, inj, "")
+}
+
+// startCBRAINModelOn plays release ("": FILESMOUNT_CBRAIN_RELEASE, else
+// the current one).
+func startCBRAINModelOn(t *testing.T, inj *faults.Injector, release cbraintest.Release) (*modelSession, error) {
 	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir(), UploadDelay: 2 * time.Millisecond,
-		BACDelay: 2 * time.Millisecond, Faults: inj})
+		BACDelay: 2 * time.Millisecond, Faults: inj, Release: release})
 	if err != nil {
 		return nil, err
 	}

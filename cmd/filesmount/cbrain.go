@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,8 +36,13 @@ func credentialPath(flag, name string) (string, error) {
 
 func cbrainTokenPath(flag string) (string, error) { return credentialPath(flag, "cbrain-token.json") }
 
-// cbrainLogin is where CBRAIN is and the token to use there.
-type cbrainLogin struct{ url, token string }
+// cbrainLogin is where CBRAIN is, the token to use there, and the local
+// address the token is bound to (invalid if unknown: a token from
+// CBRAIN_API_TOKEN, or a token file older than local_addr).
+type cbrainLogin struct {
+	url, token string
+	localAddr  netip.Addr
+}
 
 // cbrainFromFlags finds the CBRAIN URL and token, from the flags, the
 // environment and the token file, without any request. It returns nil
@@ -44,6 +50,7 @@ type cbrainLogin struct{ url, token string }
 // with the portal.
 func cbrainFromFlags(o *options) (*cbrainLogin, error) {
 	url, token := o.cbrainURL, os.Getenv("CBRAIN_API_TOKEN")
+	var localAddr netip.Addr
 	// Read once: no helper this process starts (fusermount3) inherits it.
 	os.Unsetenv("CBRAIN_API_TOKEN")
 	if token == "" {
@@ -65,6 +72,11 @@ func cbrainFromFlags(o *options) (*cbrainLogin, error) {
 		if err := json.Unmarshal(raw, &tf); err != nil || tf.Token == "" {
 			return nil, fmt.Errorf("cbrain: token file %s is damaged; run 'filesmount login cbrain' again", path)
 		}
+		cfg, err := tf.Config()
+		if err != nil {
+			return nil, fmt.Errorf("cbrain: token file %s is damaged (%v); run 'filesmount login cbrain' again", path, err)
+		}
+		localAddr = cfg.LocalAddr
 		if url == "" {
 			url = tf.URL
 		} else if url != tf.URL {
@@ -74,17 +86,19 @@ func cbrainFromFlags(o *options) (*cbrainLogin, error) {
 	} else if url == "" {
 		return nil, usageError{"CBRAIN_API_TOKEN is set but --cbrain-url is not"}
 	}
-	return &cbrainLogin{url: url, token: token}, nil
+	return &cbrainLogin{url: url, token: token, localAddr: localAddr}, nil
 }
 
 // connectCBRAIN checks the token with the portal, so that a bad token or
 // an unreachable portal fails here with one clear line instead of as EIO
-// on first access.
-func connectCBRAIN(ctx context.Context, url, token string, o *options, logger *log.Logger) (*remoteSetup, error) {
+// on first access. Every connection leaves from the address the token is
+// bound to, if known (remote/cbrain/pindial.go).
+func connectCBRAIN(ctx context.Context, login cbrainLogin, o *options, logger *log.Logger) (*remoteSetup, error) {
+	url := login.url
 	if err := checkRemoteURL("cbrain", url, o.allowInsecureHTTP); err != nil {
 		return nil, err
 	}
-	client, err := cbrain.NewClient(cbrain.Config{URL: url, Token: token})
+	client, err := cbrain.NewClient(cbrain.Config{URL: url, Token: login.token, LocalAddr: login.localAddr})
 	if err != nil {
 		return nil, err
 	}

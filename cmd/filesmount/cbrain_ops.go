@@ -61,7 +61,7 @@ func runCBRAIN(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	quiet := log.New(os.Stderr, "filesmount: ", 0)
-	setup, err := connectCBRAIN(ctx, login.url, login.token, &o, log.New(nopWriter{}, "", 0))
+	setup, err := connectCBRAIN(ctx, *login, &o, log.New(nopWriter{}, "", 0))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filesmount/filesmount/remote/cbrain"
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
 )
 
@@ -125,6 +128,33 @@ func TestLoginWritesPrivateTokenFile(t *testing.T) {
 	raw, _ := os.ReadFile(tokenFile)
 	if !strings.Contains(string(raw), srv.URL()) || strings.Contains(out, string(raw)) {
 		t.Errorf("token file %q / output %q", raw, out)
+	}
+	// The token is bound to the address the login left from; the file
+	// records it, and commands using the file leave from it.
+	var tf cbrain.TokenFile
+	if err := json.Unmarshal(raw, &tf); err != nil || tf.LocalAddr != "127.0.0.1" || !strings.Contains(out, "bound to this machine's address 127.0.0.1") {
+		t.Fatalf("local_addr %q (%v), output %q", tf.LocalAddr, err, out)
+	}
+	alice := 1
+	dp := srv.AddProvider("Store", alice, cbraintest.ProviderOptions{})
+	srv.AddFile(cbraintest.FileSpec{Name: "a.txt", ProviderID: dp, OwnerID: alice, Content: []byte("a")})
+	path := filepath.Join(t.TempDir(), "cbrain", "Store", "a.txt")
+	out, code = runCLI(t, bin, nil, "", "cbrain", "sync", "--cbrain-token-file", tokenFile, path)
+	if code != 0 || !strings.Contains(out, path+": synced") {
+		t.Fatalf("cbrain sync with the token file: exit %d\n%s", code, out)
+	}
+	if ln, err := net.Listen("tcp", "127.0.0.2:0"); err == nil { // Linux: another local address
+		ln.Close()
+		tf.LocalAddr = "127.0.0.2"
+		moved, _ := json.Marshal(tf)
+		other := filepath.Join(t.TempDir(), "moved-token.json")
+		if err := os.WriteFile(other, moved, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, code = runCLI(t, bin, nil, "", "cbrain", "sync", "--cbrain-token-file", other, path)
+		if code == 0 || !strings.Contains(out, "rejected the token") || srv.Stats().TokenIPChanges != 1 {
+			t.Fatalf("a command leaving from 127.0.0.2: exit %d, %d tokens deactivated\n%s", code, srv.Stats().TokenIPChanges, out)
+		}
 	}
 }
 

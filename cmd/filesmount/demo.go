@@ -101,13 +101,18 @@ func runDemo(args []string) error {
 	if err != nil {
 		return fmt.Errorf("seeding the CBRAIN emulator: %w", err)
 	}
-	cb, err := connectCBRAIN(ctx, srv.URL(), token, &o, logger)
+	cb, err := connectCBRAIN(ctx, cbrainLogin{url: srv.URL(), token: token}, &o, logger)
 	if err != nil {
 		return err
 	}
-	// So that `filesmount cbrain ...` can be tried on the demo too.
+	// So that `filesmount cbrain ...` can be tried on the demo too, from
+	// the address the mount bound the token to.
 	tokenFile := filepath.Join(data, "cbrain-token.json")
-	raw, _ := json.Marshal(cbrain.TokenFile{URL: srv.URL(), Token: token})
+	tf := cbrain.TokenFile{URL: srv.URL(), Token: token}
+	if a := cb.store.(*cbrain.Store).Client().LocalAddr(); a.IsValid() {
+		tf.LocalAddr = a.String()
+	}
+	raw, _ := json.Marshal(tf)
 	if err := secretfile.Write(tokenFile, raw); err != nil {
 		return err
 	}

@@ -62,11 +62,19 @@ func loginCBRAIN(args []string) error {
 	if err != nil {
 		return err
 	}
-	raw, _ := json.Marshal(cbrain.TokenFile{URL: *url, Token: s.Token})
+	// The portal bound the token to the address the login came from: the
+	// mount must leave from it too (remote/cbrain/pindial.go).
+	tf := cbrain.TokenFile{URL: *url, Token: s.Token}
+	bound := ""
+	if s.LocalAddr.IsValid() {
+		tf.LocalAddr = s.LocalAddr.String()
+		bound = fmt.Sprintf(" It is bound to this machine's address %s: mounts using it leave from that address.", tf.LocalAddr)
+	}
+	raw, _ := json.Marshal(tf)
 	if err := secretfile.Write(path, raw); err != nil {
 		return fmt.Errorf("saving token: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "Logged in as user %d; token saved to %s (mode 0600). It expires after a day without use.\n", s.UserID, path)
+	fmt.Fprintf(os.Stderr, "Logged in as user %d; token saved to %s (mode 0600). It expires after a day without use.%s\n", s.UserID, path, bound)
 	return nil
 }
 

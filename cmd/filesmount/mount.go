@@ -146,7 +146,7 @@ func runMount(args []string) error {
 
 	var backends []remoteSetup
 	if cb != nil {
-		s, err := connectCBRAIN(ctx, cb.url, cb.token, &o, logger)
+		s, err := connectCBRAIN(ctx, *cb, &o, logger)
 		if err != nil {
 			return err
 		}

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
@@ -40,8 +40,10 @@ type Client struct {
 	// long (a stalled server); the read fails with remote.ErrTimeout.
 	IdleTimeout time.Duration
 
-	syncs syncGroup     // one portal sync per userfile at a time
-	me    identityCache // who the token belongs to (for uploads)
+	dialer  *pinnedDialer // nil when the caller gave its own HTTPClient
+	syncs   syncGroup     // one portal sync per userfile at a time
+	me      identityCache // who the token belongs to (for uploads)
+	release releaseState  // the portal's release, as its answers show it (release.go)
 }
 
 // Config holds what NewClient needs.
@@ -49,8 +51,14 @@ type Config struct {
 	URL   string // portal base URL, e.g. https://portal.cbrain.mcgill.ca
 	Token string // API token (32 hex characters on real portals)
 	// HTTPClient is optional; its CheckRedirect is replaced so that
-	// redirects are never followed.
+	// redirects are never followed. Without it, the client's connections
+	// all leave from one local address (pindial.go); with it, the
+	// caller's transport decides.
 	HTTPClient *http.Client
+	// LocalAddr, if valid, is the local address every connection leaves
+	// from: the one the token is bound to (TokenFile.LocalAddr). Invalid:
+	// the first connection chooses, and the others follow it.
+	LocalAddr netip.Addr
 }
 
 // NewClient validates cfg and returns a client. It makes no request.
@@ -60,8 +68,10 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("cbrain: invalid portal URL %q: want http(s)://host[/path]", cfg.URL)
 	}
 	hc := cfg.HTTPClient
+	var dialer *pinnedDialer
 	if hc == nil {
-		hc = &http.Client{Transport: newTransport()}
+		dialer = newPinnedDialer(cfg.LocalAddr)
+		hc = &http.Client{Transport: newTransport(dialer)}
 	} else {
 		copied := *hc
 		hc = &copied
@@ -71,6 +81,7 @@ func NewClient(cfg Config) (*Client, error) {
 	// turn an error into a confusing 200.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{
+		dialer:        dialer,
 		base:          u,
 		token:         cfg.Token,
 		http:          hc,
@@ -88,9 +99,9 @@ func NewClient(cfg Config) (*Client, error) {
 // does not hold a read for the kernel's TCP timeout (minutes to hours).
 const DefaultIdleTimeout = 60 * time.Second
 
-func newTransport() *http.Transport {
+func newTransport(d *pinnedDialer) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.DialContext = d.DialContext
 	t.ResponseHeaderTimeout = 2 * time.Minute
 	t.MaxIdleConnsPerHost = 16
 	return t
@@ -98,6 +109,16 @@ func newTransport() *http.Transport {
 
 // URL is the portal's base URL (it never contains the token).
 func (c *Client) URL() string { return c.base.String() }
+
+// LocalAddr is the local address the client's connections leave from,
+// once the first one has chosen it (or Config.LocalAddr); invalid before,
+// or when the caller gave its own HTTPClient.
+func (c *Client) LocalAddr() netip.Addr {
+	if c.dialer == nil {
+		return netip.Addr{}
+	}
+	return c.dialer.Local()
+}
 
 // newRequest builds a request for path (relative to the base URL) with the
 // headers every CBRAIN call needs.
@@ -203,6 +224,10 @@ func (c *Client) attempt(op string, req *http.Request, attempt int) (*http.Respo
 		cancel()
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
+		}
+		var gone *boundAddressGoneError
+		if errors.As(err, &gone) {
+			return nil, gone // not a network fault: not retried (pindial.go)
 		}
 		kind := remote.ErrUnavailable
 		if retry.IsTimeout(err) {

@@ -3,6 +3,7 @@ package cbrain
 import (
 	"encoding/json"
 	"math"
+	"net/netip"
 	"time"
 )
 
@@ -25,6 +26,8 @@ type Userfile struct {
 	Archived       bool    `json:"archived"`
 	Description    *string `json:"description"`
 	TagIDs         []int64 `json:"tag_ids,omitempty"`
+
+	browsePathSent bool // the JSON had a browse_path key (release.go)
 }
 
 // DataProvider is the portal's data provider object.
@@ -79,6 +82,9 @@ func (t *portalTime) UnmarshalJSON(b []byte) error {
 type Session struct {
 	UserID int64  `json:"user_id"`
 	Token  string `json:"cbrain_api_token"`
+	// LocalAddr is not part of the answer: Login sets it to the local
+	// address the request left from, which the token is bound to.
+	LocalAddr netip.Addr `json:"-"`
 }
 
 // BackgroundActivity is the portal's record of an asynchronous operation.

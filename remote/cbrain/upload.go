@@ -326,6 +326,9 @@ func refineUploadError(se *remote.StatusError) {
 
 // findOwned returns the userfile called exactly name (the portal compares
 // names case-insensitively) at the top of provider dpID owned by me, or nil.
+// On a portal that sends no browse_path (7.0.0, release.go) a match may
+// sit in any subdirectory of a MultiLevel provider, so several may match:
+// the newest is taken, which is the one an upload has just made.
 func (c *Client) findOwned(ctx context.Context, me Identity, dpID int64, name string) (*Userfile, error) {
 	files, err := c.Userfiles(ctx, url.Values{
 		"name":             {name},
@@ -335,13 +338,9 @@ func (c *Client) findOwned(ctx context.Context, me Identity, dpID int64, name st
 	if err != nil {
 		return nil, err
 	}
-	for i := range files {
-		f := &files[i]
-		if f.Name == name && f.DataProviderID == dpID && f.UserID == me.UserID && (f.BrowsePath == nil || *f.BrowsePath == "") {
-			return f, nil
-		}
-	}
-	return nil, nil
+	return newest(files, func(f *Userfile) bool {
+		return f.Name == name && f.DataProviderID == dpID && f.UserID == me.UserID && (f.BrowsePath == nil || *f.BrowsePath == "")
+	}), nil
 }
 
 // waitLanded polls userfile id with backoff until its size is known (the

@@ -48,6 +48,9 @@ func (c *Client) Userfiles(ctx context.Context, filter url.Values) ([]Userfile, 
 		if len(batch) > 0 && batch[0].ID == lastFirst {
 			break // an old portal repeating its last page
 		}
+		for i := range batch {
+			c.release.note(&batch[i])
+		}
 		all = append(all, batch...)
 		if len(batch) < PerPage {
 			break
@@ -63,6 +66,7 @@ func (c *Client) Userfile(ctx context.Context, id int64) (*Userfile, error) {
 	if err := c.getJSON(ctx, "show userfile", fmt.Sprintf("/userfiles/%d", id), nil, &u); err != nil {
 		return nil, err
 	}
+	c.release.note(&u)
 	return &u, nil
 }
 

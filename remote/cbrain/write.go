@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -150,18 +153,31 @@ func (s *Store) Rename(ctx context.Context, dir, e, newDir remote.Entry, newName
 		}
 	}
 	src := uf.DataProviderID
+	if dest != src {
+		// The final rename on dest would fail (after the move) if the
+		// name is taken there anywhere but by the file being replaced.
+		except := []int64{uf.ID}
+		if rep != nil {
+			except = append(except, rep.ID)
+		}
+		if err := s.c.refuseTaken(ctx, me, dest, newName, except, uf.Name); err != nil {
+			return remote.Entry{}, err
+		}
+	}
 	move := func() error {
 		if dest != src {
 			// change_provider fails an item whose owner has a file of
-			// the same name on the destination (data_provider.rb,
-			// provider_move_to_otherprovider, without crush_destination):
+			// the same name on the destination, in any subdirectory and
+			// whatever the case (data_provider.rb,
+			// provider_move_to_otherprovider: Userfile.where(name,
+			// data_provider_id, user_id), without crush_destination):
 			// cross under a name free on both providers.
-			clash, err := s.c.findOwned(ctx, me, dest, uf.Name)
+			clash, err := s.c.ownedAnywhere(ctx, me, dest, uf.Name, uf.ID)
 			if err != nil {
 				return err
 			}
 			original := uf.Name
-			if clash != nil && clash.ID != uf.ID {
+			if clash != nil {
 				if err := s.c.rename(ctx, me, uf, transitName(newName, uf.ID)); err != nil {
 					return fmt.Errorf("cbrain: cannot move %q: %q is taken on data provider %d and renaming it for the move failed: %w", original, original, dest, err)
 				}
@@ -271,7 +287,11 @@ func (c *Client) rename(ctx context.Context, me Identity, uf *Userfile, newName 
 		return err
 	}
 	if now.Name != newName {
-		kind, why := remote.ErrConflict, "probably because a file with that name already exists"
+		// Only two renames answer OK and do nothing: a taken name on a
+		// 7.0.0 portal (release.go; later portals answer 422), and a file
+		// that is not the caller's (UserfilesController#update renames
+		// only with owner access).
+		kind, why := remote.ErrExist, "a file with that name already exists there; CBRAIN 7.0.0 portals answer so"
 		if now.UserID != me.UserID {
 			kind, why = remote.ErrPermission, "only the file's owner may rename it"
 		}
@@ -324,4 +344,41 @@ func (c *Client) move(ctx context.Context, uf *Userfile, dest int64) error {
 	}
 	*uf = *now
 	return nil
+}
+
+// ownedAnywhere returns a userfile of me on provider dpID whose name is
+// name under the portal's comparison (case-insensitive), in any browse
+// path, other than the one with id except; or nil. These are the files
+// that make the portal refuse name there for a move or a rename
+// (data_provider.rb, provider_move_to_otherprovider and provider_rename
+// compare names with SQL "=" under a case-insensitive collation and do
+// not look at browse_path).
+func (c *Client) ownedAnywhere(ctx context.Context, me Identity, dpID int64, name string, except ...int64) (*Userfile, error) {
+	files, err := c.Userfiles(ctx, url.Values{
+		"name":             {name},
+		"data_provider_id": {strconv.FormatInt(dpID, 10)},
+		"user_id":          {strconv.FormatInt(me.UserID, 10)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newest(files, func(f *Userfile) bool {
+		return strings.EqualFold(f.Name, name) && f.DataProviderID == dpID && f.UserID == me.UserID && !slices.Contains(except, f.ID)
+	}), nil
+}
+
+// refuseTaken fails with ErrExist when moving oldName to provider dpID as
+// name cannot end under that name: the portal would move the file, then
+// refuse the rename, and leave it there under another name.
+func (c *Client) refuseTaken(ctx context.Context, me Identity, dpID int64, name string, except []int64, oldName string) error {
+	taken, err := c.ownedAnywhere(ctx, me, dpID, name, except...)
+	if err != nil || taken == nil {
+		return err
+	}
+	where := ""
+	if taken.BrowsePath != nil && strings.Trim(*taken.BrowsePath, "/") != "" {
+		where = fmt.Sprintf(" in its subdirectory %q", strings.Trim(*taken.BrowsePath, "/"))
+	}
+	return fmt.Errorf("cbrain: cannot move %q to data provider %d as %q: your file %q (userfile %d) is there%s, and the portal "+
+		"allows one name per owner on a provider, whatever the subdirectory or the case: %w", oldName, dpID, name, taken.Name, taken.ID, where, remote.ErrExist)
 }

@@ -369,8 +369,8 @@ func TestOverwrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(uf.TagIDs, []int64{int64(tag)}) || uf.Type != "CSVFile" || uf.GroupID != int64(project) {
-		t.Errorf("tags %v, type %s, project %d: not preserved", uf.TagIDs, uf.Type, uf.GroupID)
+	if tags := f.srv.FileTagIDs(int(id)); !slices.Equal(tags, keptTags(f, tag)) || uf.Type != "CSVFile" || uf.GroupID != int64(project) {
+		t.Errorf("tags %v (want %v), type %s, project %d: not preserved", tags, keptTags(f, tag), uf.Type, uf.GroupID)
 	}
 	if _, exists := f.srv.FileSize(oldID); exists {
 		t.Error("old userfile still exists")
@@ -432,8 +432,8 @@ func TestRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	uf, _ := f.client.Userfile(ctx, int64(id))
-	if e.Name != "b.txt" || e.ID != fmt.Sprintf("uf/%d", id) || uf.Name != "b.txt" || !slices.Equal(uf.TagIDs, []int64{int64(tag)}) {
-		t.Fatalf("entry %+v, userfile %+v", e, uf)
+	if e.Name != "b.txt" || e.ID != fmt.Sprintf("uf/%d", id) || uf.Name != "b.txt" || !slices.Equal(f.srv.FileTagIDs(id), keptTags(f, tag)) {
+		t.Fatalf("entry %+v, userfile %+v, tags %v", e, uf, f.srv.FileTagIDs(id))
 	}
 	// Case-only renames, which the portal refuses directly.
 	if e, err = f.store.Rename(ctx, dir, e, dir, "B.txt", nil); err != nil || e.Name != "B.txt" {
@@ -685,4 +685,14 @@ func TestMoveWhenTheNameIsTakenOnTheDestination(t *testing.T) {
 	if k, _ := f.client.Userfile(ctx, int64(kept)); k == nil || k.Name != "x.txt" {
 		t.Errorf("the destination's x.txt: %+v", k)
 	}
+}
+
+// keptTags is what a rename or an overwrite leaves of a file's tags: all
+// of them, except on a 7.0.0 portal, whose JSON shows no tags for the
+// client to send back (release.go: a known limit).
+func keptTags(f *fixture, tags ...int) []int {
+	if f.srv.Release() == cbraintest.Release700 {
+		return nil
+	}
+	return tags
 }

@@ -94,10 +94,19 @@ func (c *call) authenticate() {
 		ss.active = false
 		return
 	}
+	// The token is bound to the client address that logged in (or, for
+	// a token made in the web UI, that used it first); a request from any
+	// other address deactivates it for good, and that request, like every
+	// later one, gets the empty 401 (lib/session_helpers.rb,
+	// cbrain_session_from_api_token: "API token has changed IP address",
+	// large_info.active = false). The address compared is the connection's
+	// (request_helpers.rb, cbrain_request_remote_ip: request.remote_ip),
+	// so an IPv4 and an IPv6 connection from one machine differ.
 	if ss.ip == "" {
 		ss.ip = c.ip
 	} else if ss.ip != c.ip {
-		ss.active = false // IP change: the token is deactivated for good
+		ss.active = false
+		s.countTokenIPChange()
 		return
 	}
 	ss.lastUsed = now

@@ -33,6 +33,9 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Faults, if set, injects faults into every request (see Server.Faults).
 	Faults *faults.Injector
+	// Release is the CBRAIN release played (release.go); empty: the one
+	// FILESMOUNT_CBRAIN_RELEASE names, else ReleaseCurrent.
+	Release Release
 }
 
 // Server is a running emulator.
@@ -89,6 +92,15 @@ func New(opts Options) (*Server, error) {
 		if err := os.MkdirAll(filepath.Join(opts.DataDir, d), 0o755); err != nil {
 			return nil, err
 		}
+	}
+	var err error
+	if opts.Release == "" {
+		opts.Release, err = ReleaseFromEnv()
+	} else {
+		opts.Release, err = checkRelease(opts.Release)
+	}
+	if err != nil {
+		return nil, err
 	}
 	addr := opts.Addr
 	if addr == "" {
@@ -190,6 +202,9 @@ type Stats struct {
 	// ContentBytes counts body bytes written by content, stream and
 	// download responses.
 	ContentBytes int64
+	// TokenIPChanges counts tokens deactivated because a request came
+	// from another client address than the one they are bound to.
+	TokenIPChanges int64
 }
 
 // Stats returns a copy of the counters.
@@ -215,6 +230,12 @@ func (s *Server) countRoute(key string) {
 	s.statsMu.Lock()
 	s.stats.Requests++
 	s.stats.ByRoute[key]++
+	s.statsMu.Unlock()
+}
+
+func (s *Server) countTokenIPChange() {
+	s.statsMu.Lock()
+	s.stats.TokenIPChanges++
 	s.statsMu.Unlock()
 }
 

@@ -117,7 +117,7 @@ func (s *Server) hUserfileUpdate(c *call) {
 			c.cbError(fmt.Sprintf("Error: file %s is immutable.", f.name))
 			return
 		case !legalName.MatchString(newName):
-			c.json(http.StatusUnprocessableEntity, map[string][]string{"name": {"contains illegal characters.", renameTaken}})
+			c.json(http.StatusUnprocessableEntity, map[string][]string{"name": s.illegalRenameMessages()})
 			return
 		}
 		// Same provider + same owner, case-insensitive, browse_path ignored,
@@ -125,6 +125,11 @@ func (s *Server) hUserfileUpdate(c *call) {
 		lname := strings.ToLower(newName)
 		for _, o := range s.st.files {
 			if o.dpID == f.dpID && o.lname == lname && (o.userID == f.userID || p.shared) {
+				if s.renameRefusedSilently() {
+					// 7.0.0: provider_rename's false is ignored (release.go).
+					c.head(http.StatusOK)
+					return
+				}
 				c.json(http.StatusUnprocessableEntity, map[string][]string{"name": {renameTaken}})
 				return
 			}

@@ -244,8 +244,8 @@ func (s *Server) hUserfilesIndex(c *call) {
 			filters = append(filters, colFilter{col: k, values: vals[len(vals)-1:]}) // Rails: last value wins
 		}
 	}
-	like := c.get("name_like")
-	likePlain := !strings.ContainsAny(like, `%_\`)
+	like := strings.TrimSpace(c.get("name_like")) // n.strip
+	likePlain := !s.nameLikeWildcards() || !strings.ContainsAny(like, `%_\`)
 	likeLower := strings.ToLower(like)
 	idsOnly := c.get("ids_only") != ""
 	per := perPage(c)
@@ -265,9 +265,9 @@ func (s *Server) hUserfilesIndex(c *call) {
 	admin := s.isAdmin(c.uid)
 	skip := (int(page) - 1) * per
 	var ids []int
-	var out []userfileJSON
+	var out []any
 	if !idsOnly {
-		out = make([]userfileJSON, 0, min(per, 1000))
+		out = make([]any, 0, min(per, 1000))
 	}
 	for _, f := range s.sortedFiles() {
 		if f.hidden || (project != 0 && f.groupID != project) {
@@ -301,7 +301,7 @@ func (s *Server) hUserfilesIndex(c *call) {
 			skip--
 			continue
 		}
-		out = append(out, s.forAPI(f))
+		out = append(out, s.userfileForAPI(f))
 		if len(out) == per {
 			break
 		}
@@ -334,9 +334,9 @@ func (s *Server) findReadable(c *call) *userfile {
 func (s *Server) hUserfileShow(c *call) {
 	s.mu.Lock()
 	f := s.findReadable(c)
-	var j userfileJSON
+	var j any
 	if f != nil {
-		j = s.forAPI(f)
+		j = s.userfileForAPI(f)
 	}
 	s.mu.Unlock()
 	if f == nil {
