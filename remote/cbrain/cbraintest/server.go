@@ -33,6 +33,8 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Faults, if set, injects faults into every request (see Server.Faults).
 	Faults *faults.Injector
+	// Display plays the display action's unrecorded answers (display.go).
+	Display DisplayOptions
 }
 
 // Server is a running emulator.
@@ -190,6 +192,11 @@ type Stats struct {
 	// ContentBytes counts body bytes written by content, stream and
 	// download responses.
 	ContentBytes int64
+	// ErrorMessages and ExceptionLogs count what the real portal would
+	// have filed for its admins and the user: an error Message and an
+	// ExceptionLog entry (e.g. every display request that fails, see
+	// display.go). A client should make neither in normal use.
+	ErrorMessages, ExceptionLogs int64
 }
 
 // Stats returns a copy of the counters.
