@@ -45,8 +45,8 @@ type collections struct {
 }
 
 type keptFailure struct {
-	err   error
-	until time.Time
+	err error
+	at  time.Time
 }
 
 // noteProviders records the providers the portal listed.
@@ -75,13 +75,13 @@ func (cs *collections) noteUserfiles(files []Userfile) {
 
 // plan says how to list collection id: fail at once (a kept failure, an
 // offline provider), or ask the viewer directly (known to be synced).
-func (cs *collections) plan(id int64, now time.Time) (direct bool, err error) {
+func (cs *collections) plan(id int64, now time.Time, ttl time.Duration) (direct bool, err error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if f, ok := cs.failed[id]; ok {
-		if now.Before(f.until) {
+		if until := f.at.Add(ttl); now.Before(until) {
 			return false, fmt.Errorf("%w (kept: the portal is not asked again about this collection before %s)",
-				f.err, f.until.Format("15:04:05"))
+				f.err, until.Format("15:04:05"))
 		}
 		delete(cs.failed, id)
 	}
@@ -106,9 +106,9 @@ func (cs *collections) setSynced(id int64, v bool) {
 	}
 }
 
-// keep records a failure for ttl. The caller's own cancellation is not
-// the portal's failure and is not kept.
-func (cs *collections) keep(id int64, err error, ttl time.Duration) {
+// keep records a failure. The caller's own cancellation is not the
+// portal's failure and is not kept.
+func (cs *collections) keep(id int64, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
@@ -117,7 +117,7 @@ func (cs *collections) keep(id int64, err error, ttl time.Duration) {
 	if cs.failed == nil {
 		cs.failed = map[int64]keptFailure{}
 	}
-	cs.failed[id] = keptFailure{err: err, until: time.Now().Add(ttl)}
+	cs.failed[id] = keptFailure{err: err, at: time.Now()}
 }
 
 func (s *Store) failureTTL() time.Duration {
@@ -130,14 +130,14 @@ func (s *Store) failureTTL() time.Duration {
 // collectionFiles lists collection id (see collections). Callers for one
 // collection (its directory and its subdirectories) share one listing.
 func (s *Store) collectionFiles(ctx context.Context, id int64) ([]FileInfo, error) {
-	direct, err := s.colls.plan(id, time.Now())
+	direct, err := s.colls.plan(id, time.Now(), s.failureTTL())
 	if err != nil {
 		return nil, err
 	}
 	v, err, _ := s.colls.flight.Do(strconv.FormatInt(id, 10), func() (any, error) {
 		files, err := s.fetchCollection(ctx, id, direct)
 		if err != nil {
-			s.colls.keep(id, err, s.failureTTL())
+			s.colls.keep(id, err)
 		}
 		return files, err
 	})

@@ -40,13 +40,15 @@ import (
 // So a listing syncs first (collection.go), then asks the viewer.
 
 // errViewerRefused: the viewer answered its HTML warning instead of a
-// listing. On the portal it has filed an error report.
+// listing. On the portal it has filed an error report. Like an answer
+// that cannot be read, it is never asked again at once, and it maps to
+// EIO (no sentinel).
 var errViewerRefused = errors.New("the portal's collection viewer answered with an HTML warning instead of the file list " +
 	"(the collection is not in the portal's cache, or the portal could not read it)")
 
 // CollectionFiles asks the collection viewer for the files of collection
 // id. It works only when the collection is in the portal's cache; a
-// refusal wraps errViewerRefused (and remote.ErrUnavailable). Each
+// refusal wraps errViewerRefused. Each
 // refusal costs an error report on the portal, so callers sync first
 // (Store does).
 func (c *Client) CollectionFiles(ctx context.Context, id int64) ([]FileInfo, error) {
@@ -86,10 +88,9 @@ func decodeCollectionAnswer(op string, resp *http.Response) ([]FileInfo, error) 
 	body := bytes.TrimSpace(raw)
 	switch {
 	case bytes.HasPrefix(body, []byte("<")):
-		return nil, fmt.Errorf("cbrain: %s: %s: %w: %w", op, redactURL(resp.Request.URL), errViewerRefused, remote.ErrUnavailable)
+		return nil, fmt.Errorf("cbrain: %s: %s: %w", op, redactURL(resp.Request.URL), errViewerRefused)
 	case !bytes.HasPrefix(body, []byte("[")):
-		return nil, fmt.Errorf("cbrain: %s: unexpected answer (%d bytes, neither a file list nor the viewer's warning): %w",
-			op, len(raw), remote.ErrUnavailable)
+		return nil, fmt.Errorf("cbrain: %s: unexpected answer (%d bytes, neither a file list nor the viewer's warning)", op, len(raw))
 	}
 	var files []FileInfo
 	// Plain JSON first: an escaped non-empty list is never valid JSON (its
@@ -99,7 +100,7 @@ func decodeCollectionAnswer(op string, resp *http.Response) ([]FileInfo, error) 
 	if err := json.Unmarshal(body, &files); err != nil {
 		if err := json.Unmarshal([]byte(html.UnescapeString(string(body))), &files); err != nil {
 			return nil, fmt.Errorf("cbrain: %s: unexpected answer (%d bytes, not the file list expected even once "+
-				"HTML-unescaped): %v: %w", op, len(raw), err, remote.ErrUnavailable)
+				"HTML-unescaped): %w", op, len(raw), err)
 		}
 	}
 	return files, nil

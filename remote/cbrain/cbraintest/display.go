@@ -2,6 +2,7 @@ package cbraintest
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -227,4 +228,35 @@ func collectionStats(root string) (size int64, n int) {
 		n++
 	}
 	return size, n
+}
+
+// EvictFromCache drops a userfile from the portal's cache, as its cache
+// cleanup does (on a remote provider the content is then served, and a
+// collection listed, only after another sync). For tests.
+func (s *Server) EvictFromCache(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.st.files[id]; f != nil {
+		f.cached = false
+	}
+}
+
+// SetMemberTime sets the mtime (and atime) of a collection member, rel
+// being its path inside the collection ("sub/a.txt"). It panics if there
+// is no such member (a test bug).
+func (s *Server) SetMemberTime(id int, rel string, mtime time.Time) {
+	s.mu.Lock()
+	f := s.st.files[id]
+	var root string
+	if f != nil && f.coll {
+		root = f.data
+	}
+	s.mu.Unlock()
+	p := collectionMember(root, "c", "c/"+rel)
+	if p == "" {
+		panic(fmt.Sprintf("cbraintest.SetMemberTime(%d, %q): no such member", id, rel))
+	}
+	if err := os.Chtimes(p, mtime, mtime); err != nil {
+		panic(fmt.Sprintf("cbraintest.SetMemberTime(%d, %q): %v", id, rel, err))
+	}
 }
