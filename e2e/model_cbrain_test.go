@@ -42,6 +42,12 @@ var (
 )
 
 func startCBRAINModel(t *testing.T, inj *faults.Injector) (*modelSession, error) {
+	return startCBRAINModelWith(t, inj, nil)
+}
+
+// startCBRAINModelWith is startCBRAINModel with seed adding more to the
+// emulator (a variant's own files).
+func startCBRAINModelWith(t *testing.T, inj *faults.Injector, seed func(srv *cbraintest.Server, user int)) (*modelSession, error) {
 	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir(), UploadDelay: 2 * time.Millisecond,
 		BACDelay: 2 * time.Millisecond, Faults: inj})
 	if err != nil {
@@ -57,6 +63,9 @@ func startCBRAINModel(t *testing.T, inj *faults.Injector) (*modelSession, error)
 		for name, content := range cbSeed[d] {
 			srv.AddFile(cbraintest.FileSpec{Name: name, ProviderID: dp, OwnerID: user, Content: []byte(content)})
 		}
+	}
+	if seed != nil {
+		seed(srv, user)
 	}
 	mount := func() (*modelMount, error) {
 		client, err := cbrain.NewClient(cbrain.Config{URL: srv.URL(), Token: token})

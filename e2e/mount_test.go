@@ -76,6 +76,7 @@ type envOptions struct {
 	metadataTTL time.Duration
 	readOnly    bool
 	seed        func(t *testing.T, srv *cbraintest.Server, user int)
+	display     cbraintest.DisplayOptions // the emulator's play of unrecorded display answers
 }
 
 // mountCBRAIN starts an emulated portal with the demo data plus whatever
@@ -83,7 +84,8 @@ type envOptions struct {
 func mountCBRAIN(t *testing.T, opts envOptions) *cbrainEnv {
 	t.Helper()
 	requireFUSE(t)
-	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir(), UploadDelay: opts.uploadDelay, BACDelay: 20 * time.Millisecond})
+	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir(), UploadDelay: opts.uploadDelay, BACDelay: 20 * time.Millisecond,
+		Display: opts.display})
 	if err != nil {
 		t.Fatal(err)
 	}
