@@ -37,7 +37,9 @@ func newCBCollModel() mModel { return &cbCollModel{cbModel: newCBModel().(*cbMod
 
 func (m *cbCollModel) clone() mModel { return &cbCollModel{cbModel: m.cbModel.copy()} }
 
-func (m *cbCollModel) roots() []string { return append(append([]string(nil), cbDirs...), path.Dir(cbCollDir)) }
+func (m *cbCollModel) roots() []string {
+	return append(append([]string(nil), cbDirs...), path.Dir(cbCollDir))
+}
 
 // collMembers are the collection's member paths in the mount, sorted.
 func collMembers() []string {
