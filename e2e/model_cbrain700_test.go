@@ -21,6 +21,6 @@ func TestModelCBRAIN700(t *testing.T) {
 	}
 	modelTest(t, &modelSetup{remote: "CBRAIN 7.0.0", test: "TestModelCBRAIN700", newModel: newCBModel,
 		start: func(t *testing.T, inj *faults.Injector) (*modelSession, error) {
-			return startCBRAINModelOn(t, inj, cbraintest.Release700)
+			return startCBRAINModelWith(t, inj, cbraintest.Release700, nil)
 		}}, 7)
 }

@@ -42,12 +42,13 @@ var (
 )
 
 func startCBRAINModel(t *testing.T, inj *faults.Injector) (*modelSession, error) {
-	return startCBRAINModelOn(t, inj, "")
+	return startCBRAINModelWith(t, inj, "", nil)
 }
 
-// startCBRAINModelOn plays release ("": FILESMOUNT_CBRAIN_RELEASE, else
-// the current one).
-func startCBRAINModelOn(t *testing.T, inj *faults.Injector, release cbraintest.Release) (*modelSession, error) {
+// startCBRAINModelWith is startCBRAINModel playing release ("":
+// FILESMOUNT_CBRAIN_RELEASE, else the current one), with seed adding more
+// to the emulator (a variant's own files).
+func startCBRAINModelWith(t *testing.T, inj *faults.Injector, release cbraintest.Release, seed func(srv *cbraintest.Server, user int)) (*modelSession, error) {
 	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir(), UploadDelay: 2 * time.Millisecond,
 		BACDelay: 2 * time.Millisecond, Faults: inj, Release: release})
 	if err != nil {
@@ -63,6 +64,9 @@ func startCBRAINModelOn(t *testing.T, inj *faults.Injector, release cbraintest.R
 		for name, content := range cbSeed[d] {
 			srv.AddFile(cbraintest.FileSpec{Name: name, ProviderID: dp, OwnerID: user, Content: []byte(content)})
 		}
+	}
+	if seed != nil {
+		seed(srv, user)
 	}
 	mount := func() (*modelMount, error) {
 		client, err := cbrain.NewClient(cbrain.Config{URL: srv.URL(), Token: token})

@@ -468,6 +468,9 @@ type modelSetup struct {
 	newModel func() mModel
 	// start starts a fresh emulator (with inj's faults, if any) and mounts it.
 	start func(t *testing.T, inj *faults.Injector) (*modelSession, error)
+	// steps, if set, is the steps per seed of a cheaper variant (unless
+	// FILESMOUNT_MODEL_STEPS says otherwise).
+	steps int
 }
 
 // mRunner executes actions on the mount.
@@ -1082,6 +1085,9 @@ func modelSteps() int {
 func modelTest(t *testing.T, s *modelSetup, fixed ...int64) {
 	requireFUSE(t)
 	steps := modelSteps()
+	if s.steps > 0 && os.Getenv("FILESMOUNT_MODEL_STEPS") == "" {
+		steps = s.steps
+	}
 	for _, seed := range modelSeeds(fixed...) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			start := time.Now()

@@ -77,6 +77,7 @@ type envOptions struct {
 	readOnly    bool
 	seed        func(t *testing.T, srv *cbraintest.Server, user int)
 	release     cbraintest.Release // "": FILESMOUNT_CBRAIN_RELEASE, else the current one
+	display     cbraintest.DisplayOptions // the emulator's play of unrecorded display answers
 }
 
 // mountCBRAIN starts an emulated portal with the demo data plus whatever
@@ -85,7 +86,7 @@ func mountCBRAIN(t *testing.T, opts envOptions) *cbrainEnv {
 	t.Helper()
 	requireFUSE(t)
 	srv, err := cbraintest.New(cbraintest.Options{DataDir: t.TempDir(), UploadDelay: opts.uploadDelay, BACDelay: 20 * time.Millisecond,
-		Release: opts.release})
+		Release: opts.release, Display: opts.display})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,5 +113,7 @@ func connectCBRAIN(ctx context.Context, login cbrainLogin, o *options, logger *l
 		return nil, fmt.Errorf("cbrain: cannot use the portal at %s: %w", url, err)
 	}
 	logger.Printf("cbrain: connected to %s as user %d", url, userID)
-	return &remoteSetup{store: cbrain.NewStore(client)}, nil
+	store := cbrain.NewStore(client)
+	store.FailureTTL = o.metadataTTL // a failed collection listing is kept as long as a listing
+	return &remoteSetup{store: store}, nil
 }

@@ -75,7 +75,7 @@ func (c *Client) runOp(ctx context.Context, op, method, path string, body map[st
 	}
 	bacID, ok := ans.activityID()
 	if !ok {
-		// compress/uncompress answer "Nothing to compress." with a null id
+		// compress/uncompress answer "Nothing to compress" with a null id
 		// when every file is already in the wanted state.
 		msg := strings.TrimSpace(ans.Message + " " + ans.Notice)
 		out := make([]ItemResult, len(ids))

@@ -35,6 +35,9 @@ type contentRequest struct {
 	path       string     // URL path
 	query      url.Values // content_loader arguments for collection members
 	what       string     // for messages: `userfile 12 "a.nii"`
+	// sync, if set, brings the content into the portal's cache after a
+	// 404 instead of waitSynced (collection members: collection.go).
+	sync func(context.Context) error
 }
 
 // openContent GETs the content with a Range header. The answer tells
@@ -46,7 +49,12 @@ func (c *Client) openContent(ctx context.Context, cr contentRequest, off, length
 	if err == nil || !errors.Is(err, remote.ErrNotFound) {
 		return body, err
 	}
-	if err := c.waitSynced(ctx, cr); err != nil {
+	if cr.sync != nil {
+		err = cr.sync(ctx)
+	} else {
+		err = c.waitSynced(ctx, cr)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return c.getContent(ctx, cr, off, length)

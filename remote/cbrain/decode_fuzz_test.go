@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -41,6 +42,10 @@ var portalAnswers = []string{
 	`{"id":5,"status":"InProgress","items":[1e300, -0, 1]}`,
 	`{"user_id":7,"cbrain_api_token":"` + fuzzToken + `"}`, `{"user_id":"7","cbrain_api_token":"` + fuzzToken + `"}`,
 	`{"background_activity_id":3}`, `{"backgroud_activity_id":"x"}`,
+	// The collection viewer's answers (collection_viewer.go): escaped JSON, the rescue's warning.
+	"[{&quot;name&quot;:&quot;coll/a\\u0026b&quot;,&quot;symbolic_type&quot;:&quot;regular&quot;,&quot;size&quot;:3," +
+		"&quot;mtime&quot;:&quot;2026-12-07T14:53:26.981+00:00&quot;},{&quot;name&quot;:&quot;coll/it&#39;s&quot;}]\n\n",
+	`<div class="warning">Error generating view code for viewer 'file_collection'.</div>`, `[{&quot;name`, `[&amp;&#39;]`,
 }
 
 func fakeResponse(raw []byte) *http.Response {
@@ -154,8 +159,10 @@ func FuzzDecodeJSON(f *testing.F) {
 		check(decodeJSON("show userfile", fakeResponse(raw), &uf))
 		var dps []DataProvider
 		check(decodeJSON("list data providers", fakeResponse(raw), &dps))
-		var files []FileInfo
-		check(decodeJSON("list collection", fakeResponse(raw), &files))
+		_, err := decodeCollectionAnswer("list collection", fakeResponse(raw))
+		check(err)
+		_, err = decodeCollectionAnswer("list collection", fakeResponse([]byte(html.EscapeString(string(raw)))))
+		check(err)
 		var bac BackgroundActivity
 		if err := decodeJSON("show background activity", fakeResponse(raw), &bac); err == nil {
 			bac.Finished()
@@ -209,6 +216,7 @@ func FuzzListing(f *testing.F) {
 	}
 	c.SyncTimeout = time.Second
 	store := NewStore(c)
+	store.FailureTTL = time.Nanosecond // every body is listed, none answered from a kept failure
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ls.mu.Lock()
 		ls.body = raw

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +29,12 @@ var ModTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 type Store struct {
 	c      *Client
 	ranges rangeState
+	colls  collections // FileCollection listing state (collection.go)
+
+	// FailureTTL is how long a failed collection listing is kept and
+	// answered without asking the portal again (0: DefaultFailureTTL).
+	// The mount sets it to its --metadata-ttl.
+	FailureTTL time.Duration
 }
 
 // NewStore returns the remote.Store view of c.
@@ -102,6 +107,7 @@ func (s *Store) listProviders(ctx context.Context) ([]remote.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.colls.noteProviders(dps)
 	out := make([]remote.Entry, 0, len(dps))
 	for _, dp := range dps {
 		out = append(out, remote.Entry{
@@ -120,6 +126,7 @@ func (s *Store) listProvider(ctx context.Context, dpID int64, bp string) ([]remo
 	if err != nil {
 		return nil, err
 	}
+	s.colls.noteUserfiles(files)
 	var out []remote.Entry
 	subdirs := map[string]bool{}
 	for i := range files {
@@ -179,73 +186,6 @@ func userfileEntry(uf *Userfile) remote.Entry {
 	return e
 }
 
-// listCollection lists the direct children of dirPath inside collection
-// id. dirPath starts with the collection's name, as the portal's paths do.
-func (s *Store) listCollection(ctx context.Context, id int64, dirPath string) ([]remote.Entry, error) {
-	files, err := s.c.CollectionFiles(ctx, id)
-	if err != nil && isNotFound(err) {
-		// The viewer only works on a synced collection: sync, then retry.
-		cr := contentRequest{userfileID: id, path: fmt.Sprintf("/userfiles/%d/content", id),
-			query: url.Values{"content_loader": {"collection_file"}}, what: fmt.Sprintf("collection %d", id)}
-		if err := s.c.waitSynced(ctx, cr); err != nil {
-			return nil, err
-		}
-		files, err = s.c.CollectionFiles(ctx, id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	type child struct {
-		entry remote.Entry
-		dir   bool
-	}
-	children := map[string]*child{}
-	var order []string
-	for _, f := range files {
-		p := strings.Trim(path.Clean("/"+f.Name), "/")
-		name, ok := childComponent(dirPath, p)
-		if !ok {
-			continue
-		}
-		isDir := path.Join(dirPath, name) != p || f.SymbolicType == "directory"
-		c, seen := children[name]
-		if !seen {
-			c = &child{entry: remote.Entry{
-				ID:      fmt.Sprintf("cf/%d/%s", id, path.Join(dirPath, name)),
-				Name:    name,
-				ModTime: ModTime,
-			}}
-			children[name] = c
-			order = append(order, name)
-		}
-		if isDir {
-			c.dir = true
-		} else if f.Size != nil {
-			c.entry.Size = *f.Size
-		}
-		if path.Join(dirPath, name) == p && !f.Mtime.IsZero() {
-			// The member's own mtime: the only real time the API gives.
-			c.entry.ModTime = f.Mtime.Time
-		}
-	}
-	sort.Strings(order)
-	out := make([]remote.Entry, 0, len(order))
-	for _, name := range order {
-		c := children[name]
-		c.entry.IsDir = c.dir
-		if c.dir {
-			c.entry.Size = 0
-		}
-		c.entry.Version = "size:" + strconv.FormatInt(c.entry.Size, 10)
-		if !c.entry.ModTime.Equal(ModTime) {
-			// Content rewritten at the same size changes the mtime.
-			c.entry.Version += " mtime:" + strconv.FormatInt(c.entry.ModTime.UnixNano(), 10)
-		}
-		out = append(out, c.entry)
-	}
-	return out, nil
-}
-
 func (s *Store) Stat(ctx context.Context, e remote.Entry) (remote.Entry, error) {
 	kind, rest, _ := strings.Cut(e.ID, "/")
 	if kind != "uf" {
@@ -301,7 +241,10 @@ func (s *Store) contentRequestFor(e remote.Entry) (contentRequest, error) {
 		}
 		return contentRequest{userfileID: id, path: fmt.Sprintf("/userfiles/%d/content", id),
 			query: url.Values{"content_loader": {"collection_file"}, "arguments": {p}},
-			what:  fmt.Sprintf("collection %d member %q", id, p)}, nil
+			what:  fmt.Sprintf("collection %d member %q", id, p),
+			// collection_file reads the portal's cache only: a 404 leads
+			// to the collection's sync (collection.go).
+			sync: func(ctx context.Context) error { return s.syncCollection(ctx, id) }}, nil
 	}
 	return contentRequest{}, fmt.Errorf("cbrain: %q is not a readable file: %w", e.Name, remote.ErrInvalid)
 }

@@ -70,17 +70,6 @@ func (c *Client) Userfile(ctx context.Context, id int64) (*Userfile, error) {
 	return &u, nil
 }
 
-// CollectionFiles lists the files inside a FileCollection. CBRAIN has no
-// JSON endpoint for this; the collection viewer's JSON rendering
-// (display.json?viewer=file_collection) is the list_files output, and it
-// works only when the collection is synced to the portal's cache.
-func (c *Client) CollectionFiles(ctx context.Context, id int64) ([]FileInfo, error) {
-	q := url.Values{"viewer": {"file_collection"}, "apply_div": {"false"}}
-	var files []FileInfo
-	err := c.getJSON(ctx, "list collection", fmt.Sprintf("/userfiles/%d/display.json", id), q, &files)
-	return files, err
-}
-
 // BackgroundActivity fetches one background activity.
 func (c *Client) BackgroundActivity(ctx context.Context, id int64) (*BackgroundActivity, error) {
 	var b BackgroundActivity

@@ -461,26 +461,7 @@ func TestCollection(t *testing.T) {
 	mustStatus(t, resp, b, 401)
 	resp, b = do(t, "GET", fmt.Sprintf("%s/userfiles/%d/stream/MyColl/nothere", f.u, id), f.tok, "")
 	mustStatus(t, resp, b, 404)
-	// display.json listing
-	resp, b = do(t, "GET", fmt.Sprintf("%s/userfiles/%d/display.json?viewer=file_collection&apply_div=false", f.u, id), f.tok, "")
-	mustStatus(t, resp, b, 200)
-	type fi struct {
-		Name string `json:"name"`
-		Type string `json:"symbolic_type"`
-		Size int64  `json:"size"`
-	}
-	var got []string
-	for _, e := range decode[[]fi](t, b) {
-		sz := ""
-		if e.Type == "regular" {
-			sz = fmt.Sprint(e.Size)
-		}
-		got = append(got, e.Name+":"+e.Type+":"+sz)
-	}
-	want := "MyColl/sub:directory:,MyColl/sub/a.txt:regular:4,MyColl/sub/deeper:directory:,MyColl/sub/deeper/b.nii:regular:2,MyColl/top.txt:regular:3"
-	if strings.Join(got, ",") != want {
-		t.Fatalf("listing\n got %s\nwant %s", strings.Join(got, ","), want)
-	}
+	// The listing (display.json) is tested in display_test.go.
 }
 
 func waitBAC(t *testing.T, f *fixture, tok string, id int) map[string]any {
@@ -508,8 +489,6 @@ func TestNeedsSync(t *testing.T) {
 	cu := fmt.Sprintf("%s/userfiles/%d/content", f.u, id)
 	resp, b := do(t, "GET", cu, f.tok, "")
 	mustStatus(t, resp, b, 404)
-	resp, b = do(t, "GET", fmt.Sprintf("%s/userfiles/%d/display.json?viewer=file_collection", f.u, coll), f.tok, "")
-	mustStatus(t, resp, b, 404)
 	resp, b = do(t, "GET", fmt.Sprintf("%s/userfiles/%d", f.u, id), f.tok, "")
 	mustStatus(t, resp, b, 200)
 
@@ -533,7 +512,7 @@ func TestNeedsSync(t *testing.T) {
 	if string(b) != "far away" {
 		t.Fatalf("content %q", b)
 	}
-	resp, b = do(t, "GET", fmt.Sprintf("%s/userfiles/%d/display.json?viewer=file_collection", f.u, coll), f.tok, "")
+	resp, b = do(t, "GET", fmt.Sprintf("%s/userfiles/%d/content?content_loader=collection_file&arguments=RColl/x.txt", f.u, coll), f.tok, "")
 	mustStatus(t, resp, b, 200)
 	// An unreadable id makes the whole request a 404.
 	theirs := f.s.AddFile(FileSpec{Name: "t.txt", ProviderID: f.remote, OwnerID: f.other})

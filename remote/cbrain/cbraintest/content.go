@@ -198,29 +198,3 @@ func (s *Server) hStream(c *call) {
 	}
 	c.sendFile(contentRef{data: p}, path.Base(p), disp)
 }
-
-// GET /userfiles/:id/display(.json)?viewer=file_collection (§3): the
-// collection's list_files as JSON, only when the collection is synced.
-func (s *Server) hDisplay(c *call) {
-	s.mu.Lock()
-	f := s.findReadable(c)
-	if f == nil {
-		s.mu.Unlock()
-		c.notFound("Userfile", c.id)
-		return
-	}
-	ok := s.servable(f) && f.coll
-	root, name := f.data, f.name
-	s.mu.Unlock()
-	v := c.get("viewer")
-	if !ok || (v != "file_collection" && v != "Directory Content") {
-		c.head(http.StatusNotFound)
-		return
-	}
-	list, err := listCollection(root, name)
-	if err != nil {
-		c.head(http.StatusNotFound)
-		return
-	}
-	c.json(http.StatusOK, list)
-}

@@ -23,6 +23,9 @@
 // internal/faults) matched on the Stats.ByRoute keys; status faults answer
 // {"error":"..."} and are counted in Stats. Knobs: SetUploadNeverCompletes
 // (size stays null), SetQuotaExceeded, ExpireToken, SetProviderOnline,
-// SetCorruptDownloads. The knobs and the injector are read per request
+// SetCorruptDownloads, EvictFromCache, SetMemberTime. Options.Display
+// plays the collection viewer's unrecorded answers (display.go), and
+// Stats counts the error reports the real portal would file. The knobs
+// and the injector are read per request
 // without mu (atomics), so tests may flip them while requests run.
 package cbraintest

@@ -5,24 +5,34 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
-	"strings"
+	"regexp"
+	"time"
 )
 
 // maxDownloadBytes is MAX_DOWNLOAD_MEGABYTES = 400.
 const maxDownloadBytes = 400 << 20
 
-// POST (or GET) /userfiles/download (§3): synchronous; one SingleFile is
-// sent raw, anything else as a tar.gz; refusals are HTTP 200 {"error"};
-// a blank or inaccessible file_ids is a 302.
+// downloadSuffix is what #download strips from specified_filename.
+var downloadSuffix = regexp.MustCompile(`(?i)(\.tar)?(\.g?z)?\z`)
+
+// POST (or GET) /userfiles/download (§3; userfiles_controller.rb
+// #download): synchronous; one SingleFile is sent raw, anything else as a
+// tar.gz; refusals are HTTP 200 {"error"} in the source's wording and
+// order; a blank or inaccessible file_ids is a 302.
 func (s *Server) hDownload(c *call) {
 	ids, raw := c.fileIDs()
 	if len(raw) == 0 {
 		c.redirect("/userfiles")
 		return
 	}
-	spec := c.get("specified_filename")
+	// specified_filename.sub!(/(\.tar)?(\.g?z)?\z/i, ""), then checked
+	// before anything else.
+	spec := downloadSuffix.ReplaceAllString(c.get("specified_filename"), "")
+	if spec != "" && !legalName.MatchString(spec) {
+		c.cbNotice(fmt.Sprintf("Error: filename '%s' is not acceptable (illegal characters?).", spec))
+		return
+	}
 	s.mu.Lock()
 	var files []*userfile
 	for _, id := range ids {
@@ -38,31 +48,32 @@ func (s *Server) hDownload(c *call) {
 	refuse := ""
 	var total int64
 	names := map[string]bool{}
+	dup := false
 	for _, f := range files {
-		if f.size == nil {
-			refuse = fmt.Sprintf("Size of the file %s is not yet determined.", f.name)
-			break
+		if f.size == nil && refuse == "" {
+			refuse = fmt.Sprintf("Size of the file %s is not yet determined. Please try again latter.\n", f.name)
 		}
-		total += *f.size
-		if names[f.name] {
-			refuse = fmt.Sprintf("Some files have the same name (%s) and cannot be downloaded together.", f.name)
-			break
+		if f.size != nil {
+			total += *f.size
 		}
+		dup = dup || names[f.name]
 		names[f.name] = true
 	}
 	switch {
 	case refuse != "":
 	case total > maxDownloadBytes:
-		refuse = fmt.Sprintf("You cannot download more than %d MB at once; the selected files total %d MB.", maxDownloadBytes>>20, total>>20)
-	case spec != "" && !legalName.MatchString(spec):
-		refuse = fmt.Sprintf("Filename '%s' is not acceptable.", spec)
+		refuse = fmt.Sprintf("You cannot download data that exceeds %d megabytes using a browser.\n"+
+			"Consider using an externally accessible Data Provider (ask the admins for more info).\n", maxDownloadBytes>>20)
+	case dup:
+		refuse = "Some files have the same names and cannot be downloaded together. Use separate downloads."
 	}
+	syncFailed := false
 	if refuse == "" { // sync_to_cache every file, synchronously
 		for _, f := range files {
 			p := s.st.providers[f.dpID]
 			if p == nil || !p.online || !f.stored {
-				refuse = fmt.Sprintf("Cannot synchronize file %s: provider %s is offline or the content is not available.", f.name, providerName(p))
-				break
+				syncFailed = true
+				continue
 			}
 			f.cached = true
 		}
@@ -81,10 +92,14 @@ func (s *Server) hDownload(c *call) {
 		c.cbNotice(refuse)
 		return
 	}
-	base := spec
-	for _, suf := range []string{".tar.gz", ".gz", ".tar"} {
-		base = strings.TrimSuffix(base, suf)
+	if syncFailed {
+		// error_message_sender (lib/message_helpers.rb) sends the user an
+		// error Message but sets no flash[:error]: {"error":null}.
+		s.countPortalReports(1, 0)
+		c.json(http.StatusOK, map[string]any{"error": nil})
+		return
 	}
+	base := spec
 	if len(items) == 1 && !items[0].coll {
 		name := items[0].name
 		if base != "" {
@@ -94,7 +109,8 @@ func (s *Server) hDownload(c *call) {
 		return
 	}
 	if base == "" {
-		base = fmt.Sprintf("cbrain_files_%s.%d", login, 1000+rand.IntN(9000))
+		// "cbrain_files_#{login}.#{Time.now.to_i.to_s[-4..-1]}"
+		base = fmt.Sprintf("cbrain_files_%s.%04d", login, time.Now().Unix()%10000)
 	}
 	name := base + ".tar.gz"
 	h := c.w.Header()

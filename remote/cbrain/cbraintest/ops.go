@@ -279,14 +279,17 @@ func (s *Server) compressOp(c *call, compress bool) {
 	if !compress {
 		verb, typ = "uncompressed", "BackgroundActivity::UncompressFile"
 	}
+	// The wording is manage_compression's (userfiles_controller.rb):
+	// "Nothing to #{operation}" and "#{view_pluralize(n, "file")} being
+	// #{operation}ed in background.\n".
 	if len(keep) == 0 {
-		c.json(http.StatusOK, compressAnswer{"Nothing to " + strings.TrimSuffix(verb, "ed") + ".\n", nil})
+		c.json(http.StatusOK, compressAnswer{"Nothing to " + strings.TrimSuffix(verb, "ed"), nil})
 		return
 	}
 	bid := s.startBAC(c.uid, typ, keep, map[string]any{}, func(id int) (any, bool) {
 		return s.compressItem(id, compress)
 	})
-	c.json(http.StatusOK, compressAnswer{fmt.Sprintf("%d files being %s in background.\n", len(keep), verb), &bid})
+	c.json(http.StatusOK, compressAnswer{fmt.Sprintf("%s being %s in background.\n", pluralize(len(keep), "file"), verb), &bid})
 }
 
 func (s *Server) compressItem(id int, compress bool) (any, bool) {
@@ -360,4 +363,13 @@ func (s *Server) compressItem(id int, compress bool) (any, bool) {
 	}
 	removeLater(old)
 	return nil, true
+}
+
+// pluralize is ActionView's pluralize(count, word) for regular nouns:
+// "1 file", "2 files".
+func pluralize(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -94,8 +94,10 @@ func (s *Server) match(method, path string) (rt route, id, rest, ext string, ok 
 			return r("POST /userfiles/sync_multiple", s.hSyncMultiple, true, false)
 		case segs[1] == "download" && (m == "POST" || m == "GET"):
 			return r(m+" /userfiles/download", s.hDownload, true, true)
-		case segs[1] == "detect_file_type" && (m == "POST" || m == "GET"):
-			return r(m+" /userfiles/detect_file_type", s.hDetectFileType, true, false)
+		case segs[1] == "detect_file_type" && m == "POST":
+			// POST only (BrainPortal/config/routes.rb): a GET is a show
+			// of id "detect_file_type", answered 404 below.
+			return r("POST /userfiles/detect_file_type", s.hDetectFileType, true, false)
 		}
 		// Anything else is /userfiles/:id (so GET /userfiles/compress is a
 		// show of id "compress", a 404 JSON, as in Rails).

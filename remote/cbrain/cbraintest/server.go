@@ -36,6 +36,8 @@ type Options struct {
 	// Release is the CBRAIN release played (release.go); empty: the one
 	// FILESMOUNT_CBRAIN_RELEASE names, else ReleaseCurrent.
 	Release Release
+	// Display plays the display action's unrecorded answers (display.go).
+	Display DisplayOptions
 }
 
 // Server is a running emulator.
@@ -205,6 +207,11 @@ type Stats struct {
 	// TokenIPChanges counts tokens deactivated because a request came
 	// from another client address than the one they are bound to.
 	TokenIPChanges int64
+	// ErrorMessages and ExceptionLogs count what the real portal would
+	// have filed for its admins and the user: an error Message and an
+	// ExceptionLog entry (e.g. every display request that fails, see
+	// display.go). A client should make neither in normal use.
+	ErrorMessages, ExceptionLogs int64
 }
 
 // Stats returns a copy of the counters.

@@ -8,10 +8,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Contents live under DataDir/files/<id>/: "v<gen>" for a SingleFile,
@@ -122,81 +120,6 @@ func collectionMember(root, collName, arg string) string {
 		return ""
 	}
 	return p
-}
-
-// fileInfo is CBRAIN's FileInfo struct as rendered by to_json.
-type fileInfo struct {
-	Name         string `json:"name"`
-	SymbolicType string `json:"symbolic_type"`
-	Size         int64  `json:"size"`
-	Permissions  int    `json:"permissions"`
-	UID          int    `json:"uid"`
-	GID          int    `json:"gid"`
-	Owner        string `json:"owner"`
-	Group        string `json:"group"`
-	Atime        string `json:"atime"`
-	Ctime        string `json:"ctime"`
-	Mtime        string `json:"mtime"`
-}
-
-// rubyTimeJSON renders a time as Rails renders a Ruby Time in JSON: the
-// portal's cache_collection_index (aces/cbrain
-// BrainPortal/app/models/data_provider.rb) stores File.lstat's atime,
-// ctime and mtime, which are local Time objects, and ActiveSupport's
-// Time#as_json gives xmlschema(3): ISO 8601, milliseconds, the UTC offset
-// (+00:00 rather than Z, since lstat's times are not UTC-flagged).
-func rubyTimeJSON(t time.Time) string {
-	return t.Local().Format("2006-01-02T15:04:05.000-07:00")
-}
-
-// listCollection walks a collection root: every entry below it, names
-// prefixed with the collection name, sorted by name.
-func listCollection(root, collName string) ([]fileInfo, error) {
-	out := []fileInfo{}
-	if root == "" {
-		return out, nil
-	}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == root {
-			return nil
-		}
-		st, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		typ := "regular"
-		switch {
-		case st.IsDir():
-			typ = "directory"
-		case st.Mode()&fs.ModeSymlink != 0:
-			typ = "symlink"
-		case !st.Mode().IsRegular():
-			typ = "special"
-		}
-		mt := rubyTimeJSON(st.ModTime())
-		out = append(out, fileInfo{Name: collName + "/" + filepath.ToSlash(rel), SymbolicType: typ, Size: st.Size(),
-			Permissions: int(st.Mode().Perm()), UID: os.Getuid(), GID: os.Getgid(), Owner: "cbrain", Group: "cbrain",
-			Atime: mt, Ctime: mt, Mtime: mt})
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, err
-}
-
-// collectionStats sums the regular files of a collection root (set_size!).
-func collectionStats(root string) (size int64, n int) {
-	list, _ := listCollection(root, "x")
-	for _, e := range list {
-		if e.SymbolicType == "regular" {
-			size += e.Size
-			n++
-		}
-	}
-	return size, n
 }
 
 // copyTree copies a file or a directory tree (for copies to another provider).

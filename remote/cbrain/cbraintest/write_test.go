@@ -316,4 +316,10 @@ func TestMultiOps(t *testing.T) {
 	if string(b) != `{"type":"JsonFile"}` {
 		t.Fatalf("detect %s", b)
 	}
+	// POST only (config/routes.rb): a GET is a show of that "id".
+	resp, b = do(t, "GET", f.u+"/userfiles/detect_file_type?file_name=x.json", f.tok, "")
+	mustStatus(t, resp, b, 404)
+	if !strings.Contains(string(b), `"type":"object not found"`) {
+		t.Fatalf("GET detect_file_type: %s", b)
+	}
 }
