@@ -175,6 +175,12 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		return nil, syscall.ENOENT
 	}
 	if f, nd := d.local(name); f != nil {
+		// Listed here under name: the name leads to it, whatever an
+		// alias notification still on its way suspects (aliases.go).
+		// Left suspect, the kernel's retry after ESTALE would get
+		// ESTALE again, and the caller with it (model soak, seed
+		// 281636159: truncate of latest.png).
+		f.setSuspect(false)
 		f.fillAttr(&out.Attr)
 		out.SetEntryTimeout(uncachedEntry)
 		out.SetAttrTimeout(uncachedEntry)
