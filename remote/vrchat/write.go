@@ -263,7 +263,7 @@ func (s *Store) Remove(ctx context.Context, dir, e remote.Entry) error {
 		case v.Deleted:
 		case v.Readable():
 			return fmt.Errorf("vrchat: cannot remove %q from File %q (version %d of %d): %s: %w", e.Name, f.Name, n, len(f.Versions)-1, errNewestOnly, remote.ErrNotPermitted)
-		case v.Status == StatusQueued:
+		case v.Status == StatusQueued || v.processing():
 			return fmt.Errorf("vrchat: cannot remove %q from File %q: VRChat is still processing the newer version %d: %w", e.Name, f.Name, i, remote.ErrNotReady)
 		default:
 			stale = append(stale, i)

@@ -45,6 +45,20 @@ type Options struct {
 	// Faults, if set, injects faults into every request on both listeners
 	// (see Server.Faults).
 	Faults *faults.Injector
+
+	// Answers no recording shows (completion.go); the tests run each.
+
+	// VersionStatusAfterFinish is the version-level status once every
+	// entry of a version is finished: VersionComplete, VersionQueued or
+	// VersionWaiting. Default: VersionQueued if QueuedPolls > 0 (what
+	// QueuedPolls meant before), else VersionComplete.
+	VersionStatusAfterFinish string
+	// EntryQueuedPolls makes a finished entry report "queued" for this
+	// many GET /file/{id} before "complete" (default 0: complete at once).
+	EntryQueuedPolls int
+	// LargeCategory is the category of entries declared at or above
+	// MultipartThreshold: CategoryMultipart (default) or CategoryQueued.
+	LargeCategory string
 }
 
 // Server is a running emulator: the API on one listener, the object store
@@ -69,6 +83,7 @@ type Server struct {
 	corrupt    atomic.Bool                     // SetCorruptDownloads
 	wrongETag  atomic.Bool                     // SetWrongETag
 	stayQueued atomic.Bool                     // SetVersionsStayQueued
+	entryErr   entryErrors                     // SetEntryError
 }
 
 // state is the in-memory database. Guarded by Server.mu.
@@ -104,6 +119,7 @@ func New(opts Options) (*Server, error) {
 	if opts.URLTTL == 0 {
 		opts.URLTTL = time.Hour
 	}
+	opts.completionDefaults()
 	for _, d := range []string{"objects", "parts", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(opts.DataDir, d), 0o755); err != nil {
 			return nil, err
