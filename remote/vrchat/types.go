@@ -49,7 +49,6 @@ const (
 	StatusError    = "error"
 )
 
-
 // Created parses created_at, which may be "none" on some objects.
 func (v *FileVersion) Created() time.Time {
 	t, err := time.Parse(time.RFC3339Nano, v.CreatedAt)
