@@ -59,6 +59,10 @@ type Options struct {
 	// LargeCategory is the category of entries declared at or above
 	// MultipartThreshold: CategoryMultipart (default) or CategoryQueued.
 	LargeCategory string
+	// WrongCodeAnswer is how a wrong 2FA code is answered (unrecorded,
+	// see hVerify2FA): WrongCode400 (default), WrongCode401 or
+	// WrongCodeNotVerified (200 {"verified":false}).
+	WrongCodeAnswer int
 }
 
 // Server is a running emulator: the API on one listener, the object store
@@ -120,6 +124,9 @@ func New(opts Options) (*Server, error) {
 		opts.URLTTL = time.Hour
 	}
 	opts.completionDefaults()
+	if opts.WrongCodeAnswer == 0 {
+		opts.WrongCodeAnswer = WrongCode400
+	}
 	for _, d := range []string{"objects", "parts", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(opts.DataDir, d), 0o755); err != nil {
 			return nil, err
