@@ -63,6 +63,11 @@ type Options struct {
 	// see hVerify2FA): WrongCode400 (default), WrongCode401 or
 	// WrongCodeNotVerified (200 {"verified":false}).
 	WrongCodeAnswer int
+	// ImageAcceptsJPEGAndGIF makes POST /file/image take JPEG and GIF
+	// files too. Default: PNG only, as the spec describes the file ("the
+	// binary blob of the png file") and as VRCX always sends; whether
+	// VRChat takes other formats was never recorded.
+	ImageAcceptsJPEGAndGIF bool
 }
 
 // Server is a running emulator: the API on one listener, the object store
