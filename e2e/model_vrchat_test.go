@@ -48,7 +48,17 @@ var vrSeed = []struct {
 var vrNewDirs = []struct{ name, ext string }{{"Pic A", ".png"}, {"World", ".vrcw"}, {"Notes", ".txt"}}
 
 func startVRChatModel(t *testing.T, inj *faults.Injector) (*modelSession, error) {
-	srv, err := vrchattest.New(vrchattest.Options{DataDir: t.TempDir(), MinPartSize: 1 << 20, Faults: inj})
+	return startVRChatModelWith(t, vrchattest.Options{}, inj)
+}
+
+// startVRChatModelWith starts the model's emulator with options o (a
+// variant of the real server's answers).
+func startVRChatModelWith(t *testing.T, o vrchattest.Options, inj *faults.Injector) (*modelSession, error) {
+	o.DataDir, o.Faults = t.TempDir(), inj
+	if o.MinPartSize == 0 {
+		o.MinPartSize = 1 << 20
+	}
+	srv, err := vrchattest.New(o)
 	if err != nil {
 		return nil, err
 	}

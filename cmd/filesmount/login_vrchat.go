@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -41,6 +42,7 @@ func loginVRChat(args []string) error {
 	if err != nil {
 		return err
 	}
+	rememberDevice(client, path)
 	in := bufio.NewReader(os.Stdin)
 	name := *user
 	if name == "" {
@@ -75,22 +77,61 @@ func loginVRChat(args []string) error {
 	return nil
 }
 
+// rememberDevice sends, with the login, the twoFactorAuth cookie of the
+// session saved earlier at path, so that VRChat, which remembers the
+// device by it, skips the second factor (the recorded log-back-in after a
+// logout sends exactly that: specification-test
+// getcurrentuser-after-logout-to-log-back-in.md). Only to the host that
+// issued it; the old auth cookie is not sent (it starts no new session
+// if it is still valid, and the user asked to log in). A missing,
+// unreadable or foreign file is simply not used.
+func rememberDevice(c *vrchat.Client, path string) {
+	raw, err := secretfile.Read(path) // refuses a file others could read or replace
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(os.Stderr, "Not using the device remembered in %s: %v\n", path, err)
+		}
+		return
+	}
+	var sf vrchat.SessionFile
+	if json.Unmarshal(raw, &sf) != nil || sf.Cookies.TwoFactorAuth == "" || !sameOrigin(sf.URL, c.URL()) {
+		return
+	}
+	c.SetCookies(vrchat.Cookies{TwoFactorAuth: sf.Cookies.TwoFactorAuth})
+}
+
+// codeAttempts is how many codes a login asks for before giving up.
+const codeAttempts = 3
+
 // secondFactor asks for the code VRChat wants: an e-mailed code, or an
-// authenticator (TOTP) code, where a recovery code is also accepted.
+// authenticator (TOTP) code, where a recovery code is also accepted. A
+// refused code is reported as such and asked for again, up to
+// codeAttempts times.
 func secondFactor(ctx context.Context, c *vrchat.Client, in *bufio.Reader, methods []string) error {
-	if slices.Contains(methods, "emailOtp") && !slices.Contains(methods, "totp") {
-		code, err := readLine(in, "Code e-mailed to you by VRChat: ")
+	prompt := "Two-factor code from your authenticator app (or a recovery code): "
+	email := slices.Contains(methods, "emailOtp") && !slices.Contains(methods, "totp")
+	if email {
+		prompt = "Code e-mailed to you by VRChat: "
+	}
+	for attempt := 1; ; attempt++ {
+		code, err := readLine(in, prompt)
 		if err != nil {
 			return err
 		}
-		return c.Verify2FA(ctx, "emailOtp", code)
+		method := "otp"
+		switch {
+		case email:
+			method = "emailOtp"
+		case sixDigits.MatchString(code) || !slices.Contains(methods, "otp"):
+			method = "totp"
+		}
+		err = c.Verify2FA(ctx, method, code)
+		if !errors.Is(err, vrchat.ErrWrongCode) {
+			return err
+		}
+		if attempt == codeAttempts {
+			return fmt.Errorf("login vrchat: %d codes were not accepted; nothing was saved: %w", codeAttempts, err)
+		}
+		fmt.Fprintf(os.Stderr, "That code was not accepted (wrong, expired or already used); try again (%d of %d tries left).\n", codeAttempts-attempt, codeAttempts)
 	}
-	code, err := readLine(in, "Two-factor code from your authenticator app (or a recovery code): ")
-	if err != nil {
-		return err
-	}
-	if sixDigits.MatchString(code) || !slices.Contains(methods, "otp") {
-		return c.Verify2FA(ctx, "totp", code)
-	}
-	return c.Verify2FA(ctx, "otp", code)
 }

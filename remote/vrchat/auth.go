@@ -54,8 +54,19 @@ func (c *Client) Login(ctx context.Context, username, password string) (twoFacto
 	return u.RequiresTwoFactorAuth, nil
 }
 
+// ErrWrongCode is what Verify2FA returns (wrapped) when VRChat does not
+// accept a code: the caller may ask for another one. It wraps
+// remote.ErrAuth.
+var ErrWrongCode = fmt.Errorf("the code was not accepted (wrong, expired or already used): %w", remote.ErrAuth)
+
 // Verify2FA sends a second-factor code. method is "totp" (authenticator
 // app), "otp" (recovery code) or "emailOtp" (code sent by e-mail).
+//
+// How VRChat answers a wrong code was never recorded: the spec documents
+// only 200 Verify2FAResult ({"verified":bool}) and 401 Missing
+// Credentials (paths/authentication.yaml). So each plausible answer is
+// taken for a wrong code (ErrWrongCode): 200 {"verified":false}, 400, and
+// a 401 that does not say the session itself is missing.
 func (c *Client) Verify2FA(ctx context.Context, method, code string) error {
 	path := map[string]string{"totp": "totp", "otp": "otp", "emailOtp": "emailotp"}[method]
 	if path == "" {
@@ -68,6 +79,10 @@ func (c *Client) Verify2FA(ctx context.Context, method, code string) error {
 	}
 	resp, err := c.doOnce("verify code", c.api, req)
 	if err != nil {
+		var se *remote.StatusError
+		if asStatus(err, &se) && wrongCodeStatus(se) {
+			return fmt.Errorf("vrchat: %s code refused (HTTP %d: %s): %w", method, se.Code, firstClause(se.Msg), ErrWrongCode)
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -78,9 +93,29 @@ func (c *Client) Verify2FA(ctx context.Context, method, code string) error {
 		return err
 	}
 	if !v.Verified {
-		return fmt.Errorf("vrchat: the code was not accepted: %w", remote.ErrAuth)
+		return fmt.Errorf("vrchat: %s code refused (\"verified\": false): %w", method, ErrWrongCode)
 	}
 	return nil
+}
+
+// wrongCodeStatus says whether an error answer to a verification is a
+// refused code: 400, or 401 unless it says the credentials (the session
+// cookie) are missing, which no other code can mend.
+func wrongCodeStatus(se *remote.StatusError) bool {
+	switch se.Code {
+	case http.StatusBadRequest:
+		return true
+	case http.StatusUnauthorized:
+		return !strings.Contains(se.Msg, "Missing Credentials")
+	}
+	return false
+}
+
+// firstClause drops the advice the client adds to 401 messages (about
+// expired sessions), which does not apply to a refused code.
+func firstClause(msg string) string {
+	m, _, _ := strings.Cut(msg, "; ")
+	return m
 }
 
 // SessionFile is what `filesmount login vrchat` stores (mode 0600).

@@ -46,6 +46,8 @@ func partOf(v *FileVersion, kind string) *FileData {
 		return v.File
 	case "signature":
 		return v.Signature
+	case "delta":
+		return v.Delta
 	}
 	return nil
 }
@@ -61,7 +63,11 @@ func (c *Client) uploadPart(ctx context.Context, j *partJob) (*File, error) {
 		return j.f, nil // uploaded by an earlier attempt
 	}
 	var etags []string
-	if fd.Category == "multipart" {
+	// Every category but "simple" is uploaded in parts, as VRChat's SDK
+	// does (VRCApi.UploadFile: `if (fileCategory != "simple")
+	// UploadMultipart`): "multipart", and also "queued", the spec's
+	// default category (schemas/FileData.yaml), never recorded.
+	if fd.Category != "simple" {
 		var err error
 		if etags, err = c.uploadParts(ctx, j); err != nil {
 			return nil, err

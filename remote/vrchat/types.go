@@ -49,11 +49,6 @@ const (
 	StatusError    = "error"
 )
 
-// Readable reports whether the version has data that can be downloaded.
-func (v *FileVersion) Readable() bool {
-	return v.Version > 0 && !v.Deleted && v.Status == StatusComplete && v.File != nil
-}
-
 // Created parses created_at, which may be "none" on some objects.
 func (v *FileVersion) Created() time.Time {
 	t, err := time.Parse(time.RFC3339Nano, v.CreatedAt)

@@ -128,6 +128,9 @@ func (c *Client) uploadVersion(ctx context.Context, f *File, src remote.Source) 
 		if f, err = c.uploadPart(ctx, job); err != nil {
 			return nil, 0, err
 		}
+		if err := processingFailed(f, n); err != nil {
+			return nil, 0, err // no use sending the signature
+		}
 		sigMD5, err := u.signatureMD5()
 		if err != nil {
 			return nil, 0, err
@@ -185,7 +188,11 @@ func (u *versionUpload) target(ctx context.Context, f *File) (*File, int, error)
 		v := &f.Versions[n]
 		same := u.sameFile(v)
 		switch {
-		case same && (v.Status == StatusComplete || v.Status == StatusQueued):
+		case v.failure() != "":
+			// errored: deleted below, as the SDK does (IsLatestVersionErrored)
+		case v.Readable() && !same:
+			return u.create(ctx, f)
+		case same && (v.Readable() || v.Status == StatusQueued || v.processing()):
 			return f, n, nil // landed earlier (VRChat may still be processing it)
 		case same && v.Status == StatusWaiting:
 			d, err := u.digests()
@@ -195,7 +202,7 @@ func (u *versionUpload) target(ctx context.Context, f *File) (*File, int, error)
 			if v.Signature != nil && v.Signature.MD5 == d.SignatureMD5 && v.Signature.SizeInBytes == d.SignatureSize {
 				return f, n, nil // resume
 			}
-		case v.Status != StatusWaiting && v.Status != StatusQueued && v.Status != StatusError:
+		case v.Status != StatusWaiting && v.Status != StatusQueued:
 			return u.create(ctx, f) // a real version with other content
 		}
 		// A stale leftover: waiting or queued for other content, errored.
@@ -234,40 +241,4 @@ func (u *versionUpload) create(ctx context.Context, f *File) (*File, int, error)
 		return nil, 0, fmt.Errorf("vrchat: upload to File %q: the new version is not listed last as declared", f.Name)
 	}
 	return g, n, nil
-}
-
-// waitComplete polls GET /file/{id} until version n is complete, with the
-// SDK's backoff. VRChat reports "queued" while it processes an upload and
-// "error" if processing failed.
-func (c *Client) waitComplete(ctx context.Context, f *File, n int, size int64) (*File, error) {
-	limit := c.upload.pollTimeout(size)
-	deadline := time.Now().Add(limit)
-	delay := c.upload.PollInterval
-	for {
-		if n >= len(f.Versions) || f.Versions[n].Deleted {
-			return nil, fmt.Errorf("vrchat: upload to File %q: version %d was deleted while VRChat processed it: %w", f.Name, n, remote.ErrConflict)
-		}
-		switch v := &f.Versions[n]; v.Status {
-		case StatusComplete:
-			if v.File == nil {
-				return nil, fmt.Errorf("vrchat: upload to File %q: version %d is complete without data", f.Name, n)
-			}
-			return f, nil
-		case StatusError:
-			return nil, fmt.Errorf("vrchat: upload to File %q: VRChat failed to process version %d (status \"error\")", f.Name, n)
-		}
-		if time.Now().Add(delay).After(deadline) {
-			return nil, fmt.Errorf("vrchat: upload to File %q: version %d still %q after %s: %w", f.Name, n, f.Versions[n].Status, limit, remote.ErrTimeout)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, c.upload.PollMaxInterval)
-		var err error
-		if f, err = c.File(ctx, f.ID); err != nil {
-			return nil, err
-		}
-	}
 }

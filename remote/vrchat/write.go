@@ -24,7 +24,10 @@ import (
 //     one stays.
 //   - an image written into tags/<tag>/ is uploaded with POST /file/image,
 //     which creates a new File tagged <tag> named by VRChat; it shows up
-//     as a directory of that name holding 1<ext>.
+//     as a directory of that name holding 1.png. Only the tags of
+//     VRChat's ImagePurpose enum that need nothing more take images
+//     (imagetags.go); JPEG and still GIF images are converted to PNG
+//     (imageconv.go).
 //   - rm of a version deletes it if it is the File's newest; rmdir of a
 //     File deletes it once it has no versions left.
 //   - nothing can be renamed.
@@ -59,8 +62,11 @@ func (s *Store) CheckName(dir remote.Entry, name string) error {
 	case kind == "f" || kind == "tf":
 		return s.checkExt(dir, name, fileIDOf(dir.ID))
 	case kind == "tag":
+		if err := checkImageTag(rest); err != nil {
+			return err
+		}
 		if !imageExts[strings.ToLower(extOf(name))] {
-			return fmt.Errorf("vrchat: %q: only .png, .jpg or .gif images can be added to tag %q: %w", name, rest, remote.ErrInvalid)
+			return fmt.Errorf("vrchat: %q: only .png images (or .jpg and .gif ones, converted to PNG) can be added to tag %q: %w", name, rest, remote.ErrInvalid)
 		}
 		return nil
 	case dir.ID == "tags":
@@ -139,7 +145,11 @@ func (s *Store) Upload(ctx context.Context, dir remote.Entry, name string, src r
 	case "f", "tf":
 		id = fileIDOf(dir.ID)
 	case "tag":
-		f, err := s.c.uploadImage(ctx, rest, name, mimeFor(extOf(name)), src)
+		img, pngName, err := pngForUpload(name, src)
+		if err != nil {
+			return remote.Entry{}, err
+		}
+		f, err := s.c.uploadImage(ctx, rest, pngName, "image/png", img)
 		if err != nil {
 			return remote.Entry{}, err
 		}
@@ -264,7 +274,7 @@ func (s *Store) Remove(ctx context.Context, dir, e remote.Entry) error {
 		case v.Deleted:
 		case v.Readable():
 			return fmt.Errorf("vrchat: cannot remove %q from File %q (version %d of %d): %s: %w", e.Name, f.Name, n, len(f.Versions)-1, errNewestOnly, remote.ErrNotPermitted)
-		case v.Status == StatusQueued:
+		case v.Status == StatusQueued || v.processing():
 			return fmt.Errorf("vrchat: cannot remove %q from File %q: VRChat is still processing the newer version %d: %w", e.Name, f.Name, i, remote.ErrNotReady)
 		default:
 			stale = append(stale, i)

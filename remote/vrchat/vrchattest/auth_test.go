@@ -2,6 +2,7 @@ package vrchattest
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -101,8 +102,26 @@ func TestBasicLoginURLEncoded(t *testing.T) {
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
+// wrongCodeAnswers are the plausible answers to a wrong 2FA code.
+var wrongCodeAnswers = []int{WrongCode400, WrongCode401, WrongCodeNotVerified}
+
+func mustWrongCode(t *testing.T, answer int, resp *http.Response, b []byte) {
+	t.Helper()
+	if answer == WrongCodeNotVerified {
+		mustBody(t, resp, b, 200, `{"verified":false}`)
+		return
+	}
+	mustBody(t, resp, b, answer, fmt.Sprintf(`{"error":{"message":"Invalid 2FA code","status_code":%d}}`, answer))
+}
+
 func TestTwoFactor(t *testing.T) {
-	s := newServer(t)
+	for _, answer := range wrongCodeAnswers {
+		t.Run(fmt.Sprint(answer), func(t *testing.T) { testTwoFactor(t, answer) })
+	}
+}
+
+func testTwoFactor(t *testing.T, answer int) {
+	s := newServer(t, func(o *Options) { o.WrongCodeAnswer = answer })
 	for _, method := range []string{"totp", "otp", "emailotp"} {
 		t.Run(method, func(t *testing.T) {
 			kind, challenge := "totp", totpChallenge
@@ -130,7 +149,7 @@ func TestTwoFactor(t *testing.T) {
 			resp, b = do(t, "POST", verify, jsonBody(`{"code":"`+code+`"}`))
 			mustBody(t, resp, b, 401, missingCredsBody)
 			resp, b = do(t, "POST", verify, jsonBody(`{"code":"000000x"}`), cookies(auth, ""))
-			mustBody(t, resp, b, 200, `{"verified":false}`)
+			mustWrongCode(t, answer, resp, b)
 			resp, b = do(t, "POST", verify, jsonBody(`{"code":"`+code+`"}`), cookies(auth, ""))
 			mustBody(t, resp, b, 200, `{"verified":true}`)
 			tfa := cookieValue(t, resp, "twoFactorAuth")
@@ -145,7 +164,7 @@ func TestTwoFactor(t *testing.T) {
 				resp, b := do(t, "GET", s.URL()+"/auth/user", nil, basic(name, "pw"))
 				mustBody(t, resp, b, 200, challenge)
 				resp, b = do(t, "POST", verify, jsonBody(`{"code":"`+code+`"}`), cookies(cookieValue(t, resp, "auth"), ""))
-				mustBody(t, resp, b, 200, `{"verified":false}`)
+				mustWrongCode(t, answer, resp, b)
 			}
 			// A remembered device skips 2FA on the next Basic login.
 			resp, b = do(t, "GET", s.URL()+"/auth/user", nil, basic(name, "pw"), cookies("x", tfa))
@@ -160,7 +179,7 @@ func TestTwoFactor(t *testing.T) {
 	totp, _, _ := s.TwoFactorCodes(uid)
 	resp, _ := do(t, "GET", s.URL()+"/auth/user", nil, basic("mail-only", "pw"))
 	resp, b := do(t, "POST", s.URL()+"/auth/twofactorauth/totp/verify", jsonBody(`{"code":"`+totp+`"}`), cookies(cookieValue(t, resp, "auth"), ""))
-	mustBody(t, resp, b, 200, `{"verified":false}`)
+	mustWrongCode(t, answer, resp, b)
 }
 
 func TestSessionsLimitLogoutExpire(t *testing.T) {
@@ -209,4 +228,42 @@ func TestRateLimited(t *testing.T) {
 	s.SetRateLimited(false)
 	resp, b = do(t, "GET", s.URL()+"/files", nil, auth)
 	mustStatus(t, resp, b, 200)
+}
+
+// A Basic login that carries a valid auth cookie makes no new session:
+// "If you are have a valid auth cookie then no additional auth-related
+// actions are taken" (spec paths/authentication.yaml).
+func TestBasicLoginWithValidAuthCookieMakesNoSession(t *testing.T) {
+	s := newServer(t)
+	uid := s.AddUser("carol", "pw")
+	resp, b := do(t, "GET", s.URL()+"/auth/user", nil, basic("carol", "pw"))
+	mustStatus(t, resp, b, 200)
+	auth := cookieValue(t, resp, "auth")
+	resp, b = do(t, "GET", s.URL()+"/auth/user", nil, basic("carol", "pw"), cookies(auth, ""))
+	mustStatus(t, resp, b, 200)
+	if decode[map[string]any](t, b)["id"] != uid {
+		t.Fatalf("answer %s", b)
+	}
+	if v := resp.Header.Values("Set-Cookie"); len(v) != 0 {
+		t.Errorf("a new session was made: Set-Cookie %q", v)
+	}
+	if n := s.Logins(uid); n != 1 {
+		t.Errorf("%d logins counted, want 1", n)
+	}
+}
+
+// The twoFactorAuth cookie outlives a logout: the recorded Basic login
+// after a logout sends it and gets the user without 2FA
+// (specification-test getcurrentuser-after-logout-to-log-back-in.md).
+func TestTwoFactorCookieSurvivesLogout(t *testing.T) {
+	s := newServer(t)
+	uid := s.AddUser("dave", "pw", "totp")
+	auth, tfa := s.NewSession(uid)
+	resp, b := do(t, "PUT", s.URL()+"/logout", nil, cookies(auth, tfa))
+	mustStatus(t, resp, b, 200)
+	resp, b = do(t, "GET", s.URL()+"/auth/user", nil, basic("dave", "pw"), cookies("", tfa))
+	mustStatus(t, resp, b, 200)
+	if decode[map[string]any](t, b)["id"] != uid {
+		t.Fatalf("log back in after logout: %s", b)
+	}
 }

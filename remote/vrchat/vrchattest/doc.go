@@ -45,16 +45,22 @@
 // host's error shape (the API envelope, S3's XML) and are counted in
 // Stats. Knobs: SetURLTTL (expired pre-signed URLs), ExpireSessions
 // (expired cookies), SetRateLimited, SetVersionsStayQueued (uploads
-// accepted, version "queued" forever), SetWrongETag, SetCorruptDownloads,
-// Options.QueuedPolls.
+// accepted, version "queued" forever), SetEntryError, SetWrongETag,
+// SetCorruptDownloads, Options.QueuedPolls.
 //
 // # Choices where the reference is silent ([INF]/[?])
 //
 // Each is marked "[INF]" at the code that implements it; the main ones:
 //   - GET /files: oldest first, n outside 1..100 → 400 (not clamped), an
 //     empty tag= → 400, untagged listing returns every File of the caller.
-//   - A wrong 2FA code → 200 {"verified":false} (Verify2FAResult has a
-//     verified boolean; the spec lists no error status for it).
+//   - A wrong 2FA code → 400 by default; Options.WrongCodeAnswer plays
+//     401 and 200 {"verified":false} too (never recorded; the spec lists
+//     only 200 Verify2FAResult and 401 for verify2FA).
+//   - The version-level status after a finish (Options.
+//     VersionStatusAfterFinish: complete, queued, waiting), entries
+//     "queued" after their finish (EntryQueuedPolls), the "queued"
+//     category on large entries (LargeCategory) and an entry in "error"
+//     (SetEntryError): see completion.go.
 //   - A pending-2FA session on /file* → 401 "\"Requires Two-Factor
 //     Authentication\"" (the JS SDK's wording; wire form not recorded).
 //   - Downloads of a version that is not complete, deleted, or lacks the

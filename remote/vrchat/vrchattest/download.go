@@ -28,7 +28,7 @@ func (s *Server) hDownload(c *call) {
 	}
 	v := f.versions[c.v]
 	p := v.partOf(c.typ)
-	if c.v == 0 || p == nil || v.deleted || v.status != "complete" || p.status != "complete" || p.obj == nil {
+	if c.v == 0 || p == nil || v.deleted || !v.servable() || p.status != "complete" || p.obj == nil {
 		s.mu.Unlock()
 		c.error(http.StatusNotFound, msgVersionTypeNotFound)
 		return

@@ -178,8 +178,8 @@ func (s *Server) hCreateFile(c *call) {
 	c.json(http.StatusOK, j)
 }
 
-// GET /file/{id}. Each GET counts one poll of a version that is "queued"
-// after its finish (Options.QueuedPolls).
+// GET /file/{id}. Each GET counts one poll of what is processed after a
+// finish (pollLocked).
 func (s *Server) hGetFile(c *call) {
 	s.mu.Lock()
 	f, st, msg := s.findFileLocked(c.id)
@@ -189,14 +189,7 @@ func (s *Server) hGetFile(c *call) {
 		return
 	}
 	j := s.fileJSONLocked(f)
-	for _, v := range f.versions {
-		if v.status == "queued" && v.queuedLeft > 0 {
-			v.queuedLeft--
-			if v.queuedLeft == 0 {
-				v.status = "complete"
-			}
-		}
-	}
+	s.pollLocked(f)
 	s.mu.Unlock()
 	c.json(http.StatusOK, j)
 }
@@ -277,7 +270,7 @@ func (s *Server) newPart(f *file, v *version, kind string, d declared) *part {
 	p := &part{f: f, v: v, kind: kind, fileName: partFileName(f, v.n, kind), md5: d.md5, hasMD5: true, size: d.size,
 		status: "waiting", category: "simple"}
 	if d.size >= s.opts.MultipartThreshold {
-		p.category = "multipart"
+		p.category = s.opts.LargeCategory
 	}
 	return p
 }

@@ -134,7 +134,7 @@ func (s *Server) AddVersion(fileID string, vs VersionSpec) int {
 			return p
 		}
 		p.status = "complete"
-		if p.category == "multipart" {
+		if p.multipart() {
 			p.uploadID = newUploadID()
 		}
 		o.contentType = contentTypeOf(p)

@@ -1,13 +1,18 @@
 package vrchattest
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
-	_ "image/gif"  // image.DecodeConfig formats for /file/image
-	_ "image/jpeg" // (registers the format)
+	"image/color/palette"
+	"image/draw"
+	"image/gif"  // also registers the format for image.DecodeConfig
+	"image/jpeg" // likewise
 	"image/png"
 	"io"
 	"net/http"
@@ -32,6 +37,50 @@ func PNG(w, h int, seed int64) []byte {
 		panic(err)
 	}
 	return b.Bytes()
+}
+
+// JPEG returns a w×h JPEG (quality 90) of PNG's pattern.
+func JPEG(w, h int, seed int64) []byte {
+	img, _ := png.Decode(bytes.NewReader(PNG(w, h, seed)))
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// GIF returns a w×h GIF of frames frames (an animation if more than one),
+// each in the Plan9 palette.
+func GIF(w, h int, seed int64, frames int) []byte {
+	g := &gif.GIF{}
+	for i := 0; i < frames; i++ {
+		src, _ := png.Decode(bytes.NewReader(PNG(w, h, seed+int64(i))))
+		p := image.NewPaletted(src.Bounds(), palette.Plan9)
+		draw.Draw(p, p.Bounds(), src, image.Point{}, draw.Src)
+		g.Image = append(g.Image, p)
+		g.Delay = append(g.Delay, 10)
+	}
+	var b bytes.Buffer
+	if err := gif.EncodeAll(&b, g); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// APNG returns PNG(w, h, seed) with an animation control chunk (acTL)
+// after its header: an animated PNG as far as VRChat is concerned, still
+// decodable by any PNG decoder (which skips the ancillary chunk).
+func APNG(w, h int, seed int64) []byte {
+	p := PNG(w, h, seed)
+	const ihdrEnd = 8 + 8 + 13 + 4                          // signature, IHDR header, data, CRC
+	chunk := []byte("acTL\x00\x00\x00\x02\x00\x00\x00\x00") // 2 frames, loop forever
+	var out bytes.Buffer
+	out.Write(p[:ihdrEnd])
+	binary.Write(&out, binary.BigEndian, uint32(len(chunk)-4))
+	out.Write(chunk)
+	binary.Write(&out, binary.BigEndian, crc32.ChecksumIEEE(chunk))
+	out.Write(p[ihdrEnd:])
+	return out.Bytes()
 }
 
 // maxImageUpload caps the /file/image body [INF]: VRCX's front-end cap is
@@ -84,9 +133,24 @@ func (s *Server) hUploadImage(c *call) {
 		c.error(http.StatusBadRequest, `"tag" is required`)
 		return
 	}
+	if tag == "avatargallery" && fields["galleryId"] == "" {
+		// [INF] VRCX sends galleryId (the avatar) with this tag
+		// (src/api/avatar.js); the server's answer without it is unknown.
+		c.error(http.StatusBadRequest, `"galleryId" is required for avatargallery`)
+		return
+	}
 	format, ok := imageFormat(obj)
-	if !ok {
-		c.error(http.StatusBadRequest, "You must upload a valid image!") // §5
+	switch {
+	case !ok:
+		c.error(http.StatusBadRequest, "You must upload a valid image!") // §5 (Wakamu/VRCEmoji#3)
+		return
+	case format == "png" && isAnimatedPNG(obj):
+		c.error(http.StatusBadRequest, "Malformed PNG image data") // §5: APNG rejected (VRCX#1243)
+		return
+	case format != "png" && !s.opts.ImageAcceptsJPEGAndGIF:
+		// [INF] the spec's file is "the binary blob of the png file"
+		// (paths/files.yaml); the answer to another format is unknown.
+		c.error(http.StatusBadRequest, "You must upload a valid image!")
 		return
 	}
 	frames, fot := 0, 0
@@ -122,6 +186,35 @@ func (s *Server) hUploadImage(c *call) {
 	j := s.fileJSONLocked(f)
 	s.mu.Unlock()
 	c.json(http.StatusOK, j)
+}
+
+// isAnimatedPNG reports whether a PNG has an acTL chunk before its image
+// data (an APNG).
+func isAnimatedPNG(o *object) bool {
+	rs, cl, err := o.reader()
+	if err != nil {
+		return false
+	}
+	defer cl.Close()
+	br := bufio.NewReader(rs)
+	if _, err := br.Discard(8); err != nil {
+		return false
+	}
+	for {
+		var head [8]byte
+		if _, err := io.ReadFull(br, head[:]); err != nil {
+			return false
+		}
+		switch string(head[4:]) {
+		case "acTL":
+			return true
+		case "IDAT", "IEND":
+			return false
+		}
+		if _, err := br.Discard(int(binary.BigEndian.Uint32(head[:4])) + 4); err != nil {
+			return false
+		}
+	}
 }
 
 // imageFormat sniffs a PNG, JPEG or GIF.

@@ -22,7 +22,8 @@ type version struct {
 	status     string // complete, waiting, queued, error (§2.4)
 	created    time.Time
 	deleted    bool // the 2025-02-19 representation (§7)
-	queuedLeft int  // GET /file/{id} polls left in "queued"; < 0: forever
+	queuedLeft int  // GET /file/{id} polls left in "queued" (or "waiting" once settled); < 0: forever
+	settled    bool // every entry became complete and the after-finish status was applied (completion.go)
 	file       *part
 	signature  *part
 	delta      *part
@@ -38,8 +39,11 @@ type part struct {
 	hasMD5   bool
 	size     int64 // declared
 	status   string
-	category string // simple, multipart
+	category string // simple, multipart, queued (every category but simple is multipart)
 	uploadID string
+	// queuedLeft: GET /file/{id} polls left in "queued" after the
+	// finish (Options.EntryQueuedPolls).
+	queuedLeft int
 
 	obj       *object         // the finished object, served by GET s3
 	staged    *object         // a simple PUT received, not finished yet

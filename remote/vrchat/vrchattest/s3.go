@@ -205,7 +205,7 @@ func (s *Server) s3PutObject(w http.ResponseWriter, r *http.Request, key string)
 	}
 	s.mu.Lock()
 	p := s.st.objects[key]
-	if p == nil || p.status != "waiting" || p.category != "simple" {
+	if p == nil || p.status != "waiting" || p.multipart() {
 		s.mu.Unlock()
 		writeS3Error(w, r, http.StatusForbidden, s3Error{Code: "AccessDenied", Message: "Access Denied"})
 		return

@@ -45,6 +45,29 @@ type Options struct {
 	// Faults, if set, injects faults into every request on both listeners
 	// (see Server.Faults).
 	Faults *faults.Injector
+
+	// Answers no recording shows (completion.go); the tests run each.
+
+	// VersionStatusAfterFinish is the version-level status once every
+	// entry of a version is finished: VersionComplete, VersionQueued or
+	// VersionWaiting. Default: VersionQueued if QueuedPolls > 0 (what
+	// QueuedPolls meant before), else VersionComplete.
+	VersionStatusAfterFinish string
+	// EntryQueuedPolls makes a finished entry report "queued" for this
+	// many GET /file/{id} before "complete" (default 0: complete at once).
+	EntryQueuedPolls int
+	// LargeCategory is the category of entries declared at or above
+	// MultipartThreshold: CategoryMultipart (default) or CategoryQueued.
+	LargeCategory string
+	// WrongCodeAnswer is how a wrong 2FA code is answered (unrecorded,
+	// see hVerify2FA): WrongCode400 (default), WrongCode401 or
+	// WrongCodeNotVerified (200 {"verified":false}).
+	WrongCodeAnswer int
+	// ImageAcceptsJPEGAndGIF makes POST /file/image take JPEG and GIF
+	// files too. Default: PNG only, as the spec describes the file ("the
+	// binary blob of the png file") and as VRCX always sends; whether
+	// VRChat takes other formats was never recorded.
+	ImageAcceptsJPEGAndGIF bool
 }
 
 // Server is a running emulator: the API on one listener, the object store
@@ -69,6 +92,7 @@ type Server struct {
 	corrupt    atomic.Bool                     // SetCorruptDownloads
 	wrongETag  atomic.Bool                     // SetWrongETag
 	stayQueued atomic.Bool                     // SetVersionsStayQueued
+	entryErr   entryErrors                     // SetEntryError
 }
 
 // state is the in-memory database. Guarded by Server.mu.
@@ -103,6 +127,10 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.URLTTL == 0 {
 		opts.URLTTL = time.Hour
+	}
+	opts.completionDefaults()
+	if opts.WrongCodeAnswer == 0 {
+		opts.WrongCodeAnswer = WrongCode400
 	}
 	for _, d := range []string{"objects", "parts", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(opts.DataDir, d), 0o755); err != nil {

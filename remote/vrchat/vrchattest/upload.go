@@ -62,7 +62,7 @@ func (s *Server) hStart(c *call) {
 		return
 	}
 	var u string
-	if p.category == "multipart" {
+	if p.multipart() {
 		if p.uploadID == "" {
 			p.uploadID = newUploadID()
 		}
@@ -108,8 +108,7 @@ func parseFinishBody(r io.Reader) (etags []string, hasEtags bool, err error) {
 
 // PUT /file/{id}/{v}/{type}/finish → File. The part becomes "complete"
 // once its object is checked against the declared size and MD5; the
-// version becomes complete (or "queued" for Options.QueuedPolls polls)
-// when all its parts are. Mismatches → 400 with a message saying what
+// version is settled when all its parts are (completion.go). Mismatches → 400 with a message saying what
 // differs [INF].
 func (s *Server) hFinish(c *call) {
 	etags, hasEtags, err := parseFinishBody(c.r.Body)
@@ -129,7 +128,7 @@ func (s *Server) hFinish(c *call) {
 		c.error(http.StatusConflict, "An upload finish is already in progress for this file version") // [INF]
 		return
 	}
-	if p.category == "simple" {
+	if !p.multipart() {
 		// [INF] etags, if any, are ignored for simple parts.
 		o := p.staged
 		if o == nil {
@@ -225,30 +224,6 @@ func checkDeclared(p *part, o *object) string {
 		return fmt.Sprintf("Uploaded %s md5 %s does not match the declared md5 %s", p.kind, o.md5Base64(), p.md5)
 	}
 	return ""
-}
-
-// completePartLocked publishes o as the part's object and completes the
-// version when every part is complete.
-func (s *Server) completePartLocked(p *part, o *object) {
-	if o.contentType == "" {
-		o.contentType = contentTypeOf(p)
-	}
-	old := p.obj
-	p.obj, p.status = o, "complete"
-	old.remove()
-	v := p.v
-	for _, q := range v.parts() {
-		if q.status != "complete" {
-			return
-		}
-	}
-	if s.stayQueued.Load() {
-		v.status, v.queuedLeft = "queued", -1 // forever, like a fixture's "queued"
-	} else if s.opts.QueuedPolls > 0 {
-		v.status, v.queuedLeft = "queued", s.opts.QueuedPolls
-	} else {
-		v.status = "complete"
-	}
 }
 
 // assemble concatenates the parts into a new object; its ETag is S3's
