@@ -13,4 +13,7 @@ require (
 	golang.org/x/term v0.47.0
 )
 
-require github.com/balena-os/circbuf v0.1.3 // indirect
+require (
+	github.com/balena-os/circbuf v0.1.3 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
