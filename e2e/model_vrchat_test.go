@@ -28,7 +28,15 @@ func TestModelVRChat(t *testing.T) {
 }
 
 func vrchatModelSetup() *modelSetup {
-	return &modelSetup{remote: "VRChat", test: "TestModelVRChat", newModel: newVRModel, start: startVRChatModel}
+	return vrchatModelSetupWith("TestModelVRChat", vrchattest.Options{})
+}
+
+// vrchatModelSetupWith runs the VRChat model against an emulator with
+// options o (a variant of the real server's unrecorded behaviour); test is
+// the test that replays its seeds.
+func vrchatModelSetupWith(test string, o vrchattest.Options) *modelSetup {
+	return &modelSetup{remote: "VRChat", test: test, newModel: newVRModel,
+		start: func(t *testing.T, inj *faults.Injector) (*modelSession, error) { return startVRChatModel(t, inj, o) }}
 }
 
 const vrRoot = "vrchat"
@@ -47,8 +55,9 @@ var vrSeed = []struct {
 // files get.
 var vrNewDirs = []struct{ name, ext string }{{"Pic A", ".png"}, {"World", ".vrcw"}, {"Notes", ".txt"}}
 
-func startVRChatModel(t *testing.T, inj *faults.Injector) (*modelSession, error) {
-	srv, err := vrchattest.New(vrchattest.Options{DataDir: t.TempDir(), MinPartSize: 1 << 20, Faults: inj})
+func startVRChatModel(t *testing.T, inj *faults.Injector, o vrchattest.Options) (*modelSession, error) {
+	o.DataDir, o.MinPartSize, o.Faults = t.TempDir(), 1<<20, inj
+	srv, err := vrchattest.New(o)
 	if err != nil {
 		return nil, err
 	}
@@ -67,8 +76,9 @@ func startVRChatModel(t *testing.T, inj *faults.Injector) (*modelSession, error)
 	auth, twoFA := srv.NewSession(user)
 	mount := func() (*modelMount, error) {
 		client, err := vrchat.NewClient(vrchat.Config{URL: srv.URL(), UserAgent: "filesmount/model model@filesmount.test",
-			Cookies: vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA},
-			Upload:  vrchat.UploadOptions{PartSize: 1 << 20, PollInterval: 10 * time.Millisecond, PollMaxInterval: 20 * time.Millisecond}})
+			Cookies:  vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA},
+			Upload:   vrchat.UploadOptions{PartSize: 1 << 20, PollInterval: 10 * time.Millisecond, PollMaxInterval: 20 * time.Millisecond},
+			Throttle: testThrottle})
 		if err != nil {
 			return nil, err
 		}
