@@ -229,9 +229,14 @@ type backingOffError struct {
 	until  time.Time
 	left   time.Duration
 	budget time.Duration
+	probe  bool // it waited for the lone request after a closure to be answered
 }
 
 func (e *backingOffError) Error() string {
+	if e.probe {
+		return fmt.Sprintf("vrchat: %s: VRChat answered 429 (too many requests), and this client sends one request alone "+
+			"before the others; its answer took longer than a request waits (%s)", e.op, e.budget)
+	}
 	return fmt.Sprintf("vrchat: %s: VRChat answered 429 (too many requests) without saying for how long, so this client "+
 		"holds back every request to it until %s (%s more), longer than a request waits (%s)",
 		e.op, e.until.Format("15:04:05"), e.left.Round(time.Second), e.budget)
@@ -281,7 +286,7 @@ func (t *throttle) gate(ctx context.Context, op string, start time.Time) (ticket
 			return ticket{}, &backingOffError{op: op, until: until, left: wait, budget: t.o.MaxWait}
 		}
 		if left <= 0 {
-			return ticket{}, &backingOffError{op: op, until: now, left: 0, budget: t.o.MaxWait}
+			return ticket{}, &backingOffError{op: op, budget: t.o.MaxWait, probe: true}
 		}
 		if wait < 0 {
 			// Waiting for the probe's answer, which wakes us through

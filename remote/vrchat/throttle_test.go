@@ -326,3 +326,98 @@ func TestThrottledClientAtRealScale(t *testing.T) {
 	}
 	t.Logf("real client, 1 reader, virtual clock: %d requests in the minute after the first 429; %d in 3 minutes; last error: %v", n, len(at)-1, lastErr)
 }
+
+// probeServer answers the first request 429, holds the second (the
+// probe) until release is closed, and answers the rest with a File.
+type probeServer struct {
+	mu         sync.Mutex
+	n          int
+	duringHold int // requests that arrived while the probe was held
+	held       bool
+	probeIn    chan struct{}
+	release    chan struct{}
+}
+
+func (p *probeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.n++
+	n := p.n
+	if p.held {
+		p.duringHold++
+	}
+	if n == 2 {
+		p.held = true
+	}
+	p.mu.Unlock()
+	switch n {
+	case 1:
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	case 2:
+		close(p.probeIn)
+		<-p.release
+		p.mu.Lock()
+		p.held = false
+		p.mu.Unlock()
+	}
+	w.Write([]byte(`{"id":"file_1","name":"P","versions":[{"version":0,"status":"complete"}]}`))
+}
+
+func probeClient(t *testing.T, maxWait time.Duration) (*Client, *probeServer) {
+	t.Helper()
+	p := &probeServer{probeIn: make(chan struct{}), release: make(chan struct{})}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-p.release:
+		default:
+			close(p.release)
+		}
+	})
+	c, err := NewClient(Config{URL: srv.URL, UserAgent: "filesmount/test test@filesmount.test",
+		Throttle: ThrottleOptions{BackoffInitial: 10 * time.Millisecond, MaxWait: maxWait}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Retry = retry.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond, MaxAttempts: 4, MaxElapsed: time.Minute}
+	return c, p
+}
+
+// After a closure, the probe goes alone: the other readers wait for its
+// answer, then go.
+func TestProbeGoesAlone(t *testing.T) {
+	c, p := probeClient(t, time.Minute)
+	errs := make(chan error, 6)
+	go func() { _, err := c.File(context.Background(), "file_1"); errs <- err }()
+	<-p.probeIn // the first reader's retry is the probe, held by the server
+	for i := 0; i < 5; i++ {
+		go func() { _, err := c.File(context.Background(), "file_1"); errs <- err }()
+	}
+	// Nothing may reach the server while the probe is out; give the
+	// others time to try (a wrong throttle would send at once).
+	time.Sleep(200 * time.Millisecond)
+	close(p.release)
+	for i := 0; i < 6; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("reader: %v", err)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.duringHold != 0 || p.n != 7 {
+		t.Errorf("%d requests arrived beside the probe; %d in all, want 7", p.duringHold, p.n)
+	}
+}
+
+// A reader that waits for the probe longer than MaxWait gives up with our
+// own reason, never the server's.
+func TestProbeWaitIsBounded(t *testing.T) {
+	c, p := probeClient(t, 100*time.Millisecond)
+	go c.File(context.Background(), "file_1")
+	<-p.probeIn
+	_, err := c.File(context.Background(), "file_1")
+	if err == nil || !strings.Contains(err.Error(), "sends one request alone") || strings.Contains(err.Error(), "the server asked") {
+		t.Errorf("err = %v", err)
+	}
+}
