@@ -28,7 +28,17 @@ func TestModelVRChat(t *testing.T) {
 }
 
 func vrchatModelSetup() *modelSetup {
-	return &modelSetup{remote: "VRChat", test: "TestModelVRChat", newModel: newVRModel, start: startVRChatModel}
+	return vrchatModelSetupWith("TestModelVRChat", vrchattest.Options{})
+}
+
+// vrchatModelSetupWith runs the VRChat model against an emulator with
+// options o (a variant of the real server's unrecorded behaviour); test is
+// the test that replays its seeds.
+func vrchatModelSetupWith(test string, o vrchattest.Options) *modelSetup {
+	return &modelSetup{remote: "VRChat", test: test, newModel: newVRModel,
+		start: func(t *testing.T, inj *faults.Injector) (*modelSession, error) {
+			return startVRChatModelWith(t, o, inj)
+		}}
 }
 
 const vrRoot = "vrchat"
@@ -46,10 +56,6 @@ var vrSeed = []struct {
 // Names the generator gives new directories, with the extension their
 // files get.
 var vrNewDirs = []struct{ name, ext string }{{"Pic A", ".png"}, {"World", ".vrcw"}, {"Notes", ".txt"}}
-
-func startVRChatModel(t *testing.T, inj *faults.Injector) (*modelSession, error) {
-	return startVRChatModelWith(t, vrchattest.Options{}, inj)
-}
 
 // startVRChatModelWith starts the model's emulator with options o (a
 // variant of the real server's answers).
@@ -77,8 +83,9 @@ func startVRChatModelWith(t *testing.T, o vrchattest.Options, inj *faults.Inject
 	auth, twoFA := srv.NewSession(user)
 	mount := func() (*modelMount, error) {
 		client, err := vrchat.NewClient(vrchat.Config{URL: srv.URL(), UserAgent: "filesmount/model model@filesmount.test",
-			Cookies: vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA},
-			Upload:  vrchat.UploadOptions{PartSize: 1 << 20, PollInterval: 10 * time.Millisecond, PollMaxInterval: 20 * time.Millisecond}})
+			Cookies:  vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA},
+			Upload:   vrchat.UploadOptions{PartSize: 1 << 20, PollInterval: 10 * time.Millisecond, PollMaxInterval: 20 * time.Millisecond},
+			Throttle: testThrottle})
 		if err != nil {
 			return nil, err
 		}

@@ -76,7 +76,7 @@ type envOptions struct {
 	metadataTTL time.Duration
 	readOnly    bool
 	seed        func(t *testing.T, srv *cbraintest.Server, user int)
-	release     cbraintest.Release // "": FILESMOUNT_CBRAIN_RELEASE, else the current one
+	release     cbraintest.Release        // "": FILESMOUNT_CBRAIN_RELEASE, else the current one
 	display     cbraintest.DisplayOptions // the emulator's play of unrecorded display answers
 }
 

@@ -104,8 +104,9 @@ func TestSoak(t *testing.T) {
 	cc.UploadTimeout = 20 * time.Second
 	auth, twoFA := vr.NewSession(vrUser)
 	vc, err := vrchat.NewClient(vrchat.Config{URL: vr.URL(), UserAgent: "filesmount/soak soak@filesmount.test",
-		Cookies: vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA},
-		Upload:  vrchat.UploadOptions{PartSize: 1 << 20, PollInterval: 10 * time.Millisecond, PollMaxInterval: 50 * time.Millisecond}})
+		Cookies:  vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA},
+		Upload:   vrchat.UploadOptions{PartSize: 1 << 20, PollInterval: 10 * time.Millisecond, PollMaxInterval: 50 * time.Millisecond},
+		Throttle: testThrottle})
 	if err != nil {
 		t.Fatal(err)
 	}

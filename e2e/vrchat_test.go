@@ -27,6 +27,12 @@ type vrchatEnv struct {
 	logs *syncWriter
 }
 
+// testThrottle paces the test clients far faster than VRChat's 5
+// requests/s: the model tests list every directory after every step. The
+// real pace and the back-off after a 429 are tested in remote/vrchat
+// (throttle_test.go, throttle_emu_test.go).
+var testThrottle = vrchat.ThrottleOptions{Rate: 2000, Burst: 200}
+
 func mountVRChat(t *testing.T, seed func(srv *vrchattest.Server, user string)) *vrchatEnv {
 	return mountVRChatWith(t, vrchattest.Options{}, seed)
 }
@@ -51,8 +57,9 @@ func mountVRChatWith(t *testing.T, o vrchattest.Options, seed func(srv *vrchatte
 	}
 	auth, twoFA := srv.NewSession(user)
 	client, err := vrchat.NewClient(vrchat.Config{URL: srv.URL(), UserAgent: "filesmount/test e2e@filesmount.test",
-		Cookies: vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA},
-		Upload:  vrchat.UploadOptions{PartSize: 1 << 20, PollInterval: 20 * time.Millisecond, PollMaxInterval: 100 * time.Millisecond}})
+		Cookies:  vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA},
+		Upload:   vrchat.UploadOptions{PartSize: 1 << 20, PollInterval: 20 * time.Millisecond, PollMaxInterval: 100 * time.Millisecond},
+		Throttle: testThrottle})
 	if err != nil {
 		t.Fatal(err)
 	}

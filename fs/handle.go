@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -13,10 +14,14 @@ import (
 )
 
 // readHandle is an open file. It reads the version pinned at open through
-// the backend's cached reader; it has no mutable state, so it needs no lock.
+// the backend's cached reader.
 type readHandle struct {
 	node  *fileNode
 	entry remote.Entry
+	// logged is the last read failure this handle logged (atomic: reads
+	// may run concurrently). The kernel tries a failed read again (its
+	// readahead, then the read itself), and one failure is one log line.
+	logged atomic.Pointer[string]
 }
 
 var _ fusefs.FileReader = (*readHandle)(nil)
@@ -37,6 +42,10 @@ func (h *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if err != nil && !errors.Is(err, io.EOF) {
 		if errors.Is(err, remote.ErrCorrupt) {
 			h.node.distrustKernelCache()
+		}
+		msg := err.Error()
+		if last := h.logged.Swap(&msg); last != nil && *last == msg {
+			return nil, errnoFor(err) // said already
 		}
 		return nil, toErrno(h.node.fsys.opts.Logger, "read", h.node.path(), err)
 	}

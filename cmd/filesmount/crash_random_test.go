@@ -72,6 +72,7 @@ func TestRandomKillsNeverLoseOrDuplicateUploads(t *testing.T) {
 	})
 	start := func() (*exec.Cmd, *lockedBuffer) {
 		return startDaemonArgs(t, bin, token, "--cbrain-url", cb.URL(), "--vrchat", "--vrchat-session-file", session,
+			"--vrchat-rate", "1000", // not VRChat's pace: the uploads go in small parts
 			"--cache-dir", cacheDir, mnt)
 	}
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -127,10 +128,13 @@ func checkRemoteFlags(f *pflag.FlagSet, o *options) error {
 			return badFlag(f, name, "must name a file")
 		}
 	}
-	for _, name := range []string{"vrchat-url", "vrchat-session-file", "vrchat-contact"} {
+	for _, name := range []string{"vrchat-url", "vrchat-session-file", "vrchat-contact", "vrchat-rate"} {
 		if f.Changed(name) && !o.vrchat {
 			return invalidArg{"--" + name + ": has no effect without --vrchat"}
 		}
+	}
+	if r := o.vrchatRate; f.Changed("vrchat-rate") && (!(r > 0) || math.IsInf(r, 0)) {
+		return badFlag(f, "vrchat-rate", "must be a number of requests per second above 0")
 	}
 	if f.Changed("vrchat-contact") {
 		// It goes in the User-Agent header, where a line break would be

@@ -84,6 +84,9 @@ func TestBadFlagsAreOneLineBeforeAnyRequest(t *testing.T) {
 		{"--cbrain-url", []string{"--cbrain-url", "https://u:" + token + "@portal.example.org"}},
 		{"--vrchat-url", []string{"--vrchat-url", "portal.example.org"}},
 		{"--vrchat-contact", []string{"--vrchat-contact", "me@example.org\r\nX-Evil: 1"}},
+		{"above 0", []string{"--vrchat-rate", "0"}},
+		{"above 0", []string{"--vrchat-rate", "-5"}},
+		{"--vrchat-rate", []string{"--vrchat-rate", "fast"}},
 		{"--cache-dir", []string{"--cache-dir", filepath.Join(mnt, "cache")}}, // inside MOUNTPOINT
 		{"--cache-dir", []string{"--cache-dir", ""}},
 	}

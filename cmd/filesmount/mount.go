@@ -27,6 +27,7 @@ type options struct {
 	vrchatURL         string
 	vrchatContact     string
 	vrchatSessionFile string
+	vrchatRate        float64
 	cacheSize         byteSize
 	spoolSize         byteSize
 	blockSize         byteSize
@@ -57,6 +58,7 @@ func (o *options) registerRemotes(f *pflag.FlagSet) {
 	f.StringVar(&o.vrchatURL, "vrchat-url", "", "VRChat API URL, with --vrchat (default: the one saved at login, else "+vrchat.DefaultURL+")")
 	f.StringVar(&o.vrchatContact, "vrchat-contact", "", "contact (e-mail or URL) sent in the User-Agent VRChat requires, with --vrchat (default "+defaultContact+")")
 	f.StringVar(&o.vrchatSessionFile, "vrchat-session-file", "", "VRChat session file, with --vrchat (default: <config dir>/filesmount/vrchat-session.json)")
+	f.Float64Var(&o.vrchatRate, "vrchat-rate", vrchat.DefaultRate, "most requests per second to the VRChat API, with --vrchat (bursts of twice as many; a 429 answer still backs off the whole remote)")
 	f.BoolVar(&o.allowInsecureHTTP, "allow-insecure-http", false, "accept plain http:// remote URLs that are not loopback addresses (credentials travel unencrypted)")
 }
 

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"time"
+
+	ratelimit "golang.org/x/time/rate"
 
 	"github.com/filesmount/filesmount/internal/secretfile"
 	"github.com/filesmount/filesmount/remote"
@@ -68,6 +71,15 @@ func vrchatFromFlags(o *options) (*vrchatLogin, error) {
 	return &vrchatLogin{url: url, cookies: sf.Cookies}, nil
 }
 
+// vrchatThrottle paces the API at rate requests per second, in bursts of
+// twice as many (VRChat's defaults are 5 and 10).
+func vrchatThrottle(rate float64) vrchat.ThrottleOptions {
+	if rate <= 0 {
+		return vrchat.ThrottleOptions{}
+	}
+	return vrchat.ThrottleOptions{Rate: ratelimit.Limit(rate), Burst: max(1, int(math.Ceil(2*rate)))}
+}
+
 func connectVRChat(ctx context.Context, url string, cookies vrchat.Cookies, o *options, logger *log.Logger) (*remoteSetup, error) {
 	if url == "" {
 		url = vrchat.DefaultURL
@@ -75,7 +87,8 @@ func connectVRChat(ctx context.Context, url string, cookies vrchat.Cookies, o *o
 	if err := checkRemoteURL("vrchat", url, o.allowInsecureHTTP); err != nil {
 		return nil, err
 	}
-	client, err := vrchat.NewClient(vrchat.Config{URL: url, UserAgent: userAgent(o.vrchatContact), Cookies: cookies})
+	client, err := vrchat.NewClient(vrchat.Config{URL: url, UserAgent: userAgent(o.vrchatContact), Cookies: cookies,
+		Throttle: vrchatThrottle(o.vrchatRate)})
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,9 @@ type Config struct {
 	Cookies   Cookies
 	// Upload tunes uploads (part size, polling); zero values take defaults.
 	Upload UploadOptions
+	// Throttle tunes the request rate and the back-off after a 429 (see
+	// throttle.go); zero values take defaults.
+	Throttle ThrottleOptions
 }
 
 // Client talks to the VRChat API with one session.
@@ -46,6 +49,11 @@ type Client struct {
 	storage *http.Client
 	jar     *cookiejar.Jar
 	upload  UploadOptions // with defaults applied
+	// throttle paces every request to the API host (throttle.go).
+	throttle *throttle
+	// sessions is the verdict of the last session check after a refused
+	// download (refused.go).
+	sessions sessionCheck
 
 	// Retry is the policy for idempotent requests (see do).
 	Retry retry.Policy
@@ -72,22 +80,17 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	jar, _ := cookiejar.New(nil)
 	c := &Client{base: u, ua: cfg.UserAgent, jar: jar, upload: cfg.Upload.withDefaults(),
-		Retry: retry.Default(), IdleTimeout: DefaultIdleTimeout}
+		throttle: newThrottle(cfg.Throttle), Retry: retry.Default(), IdleTimeout: DefaultIdleTimeout}
 	c.SetCookies(cfg.Cookies)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	transport.ResponseHeaderTimeout = 2 * time.Minute
 	transport.MaxIdleConnsPerHost = 16
-	c.api = &http.Client{Transport: transport, Jar: jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	c.storage = &http.Client{Transport: transport,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("too many redirects")
-			}
-			req.Header.Del("Cookie")
-			return nil
-		}}
+	// Neither client follows redirects: downloads follow them hop by hop
+	// (download.go), choosing for each hop whether the cookies go along.
+	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.api = &http.Client{Transport: transport, Jar: jar, CheckRedirect: noRedirects}
+	c.storage = &http.Client{Transport: transport, CheckRedirect: noRedirects}
 	return c, nil
 }
 
@@ -126,6 +129,25 @@ func (c *Client) Cookies() Cookies {
 
 // URL is the API base URL.
 func (c *Client) URL() string { return c.base.String() }
+
+// onAPIHost reports whether u is on the API's scheme, host and port: the
+// only place the session cookies may go, and the one the throttle paces.
+func (c *Client) onAPIHost(u *url.URL) bool { return sameOrigin(u, c.base) }
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) &&
+		effectivePort(a) == effectivePort(b)
+}
+
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
+}
 
 func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body io.Reader) (*http.Request, error) {
 	u := *c.base
@@ -195,7 +217,19 @@ func (c *Client) attempt(op string, hc *http.Client, req *http.Request, attempt 
 		}
 		r.Body = body
 	}
+	var tk ticket
+	onAPI := c.onAPIHost(req.URL)
+	if onAPI {
+		var err error
+		if tk, err = c.throttle.wait(ctx, op); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	resp, err := hc.Do(r)
+	if onAPI {
+		c.throttle.settle(tk, resp, err)
+	}
 	if err != nil {
 		cancel()
 		if ctxErr := req.Context().Err(); ctxErr != nil {
@@ -237,6 +271,14 @@ func retryable(err error) bool {
 	return errors.Is(err, remote.ErrUnavailable) || errors.Is(err, remote.ErrTimeout)
 }
 
+// Texts checkResponse adds to a 401 and to the firewall's 403. A refused
+// download (refused.go) takes the 401's hint off again: there, only
+// GET /auth/user can say whether the session has expired.
+const (
+	sessionExpiredHint = "; the session cookie has expired or was revoked: run `filesmount login vrchat`"
+	wafRefusal         = "refused by VRChat's firewall"
+)
+
 // checkResponse turns an error answer into a *remote.StatusError and
 // closes the body.
 func checkResponse(op string, resp *http.Response) error {
@@ -249,9 +291,9 @@ func checkResponse(op string, resp *http.Response) error {
 		Code: resp.StatusCode, Msg: msg, Kind: remote.KindForStatus(resp.StatusCode)}
 	switch {
 	case resp.StatusCode == 401:
-		se.Msg = strings.TrimSpace(msg + "; the session cookie has expired or was revoked: run `filesmount login vrchat`")
+		se.Msg = strings.TrimSpace(msg + sessionExpiredHint)
 	case resp.StatusCode == 403 && waf:
-		se.Msg = "refused by VRChat's firewall (User-Agent not accepted): " + msg
+		se.Msg = wafRefusal + " (User-Agent not accepted): " + msg
 	case resp.StatusCode == 500 && strings.HasPrefix(msg, "409"):
 		// Deleting a version that is not the latest: VRChat answers 500
 		// with the real status inside the message.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,10 +20,13 @@ import (
 const targetTTL = 10 * time.Minute
 
 // downloads remembers where each version's bytes live, so that block
-// reads go straight to storage instead of through the API's redirect.
+// reads go straight there instead of through the API's redirect, and
+// which Files VRChat refused to serve (refused.go).
 type downloads struct {
 	mu      sync.Mutex // protects targets
 	targets map[string]target
+
+	refusals refusals
 }
 
 type target struct {
@@ -30,12 +34,19 @@ type target struct {
 	resolved time.Time
 }
 
+// maxRedirects bounds the hops of one download.
+const maxRedirects = 5
+
 // openVersion reads a version's bytes from off (length bytes, -1 = to the
-// end) with a Range request to the storage host. A transfer that breaks
-// midway is resumed from the first missing byte (see resume.go).
-func (c *Client) openVersion(ctx context.Context, d *downloads, id string, version int, off, length int64) (*remote.Body, error) {
+// end). name is the entry's name (its extension tells the kind of File if
+// its versions were never listed). A transfer that breaks midway is
+// resumed from the first missing byte (see resume.go).
+func (c *Client) openVersion(ctx context.Context, d *downloads, id string, version int, name string, off, length int64) (*remote.Body, error) {
+	if err := d.refusals.refused(id); err != nil {
+		return nil, err
+	}
 	open := func(ctx context.Context, off, length int64) (*remote.Body, int64, error) {
-		return c.openRange(ctx, d, id, version, off, length)
+		return c.openRange(ctx, d, id, version, name, off, length)
 	}
 	b, end, err := open(ctx, off, length)
 	if err != nil {
@@ -44,53 +55,108 @@ func (c *Client) openVersion(ctx context.Context, d *downloads, id string, versi
 	return c.resumable(ctx, b, end, open), nil
 }
 
-// openRange is one request for a version's bytes. end is the absolute
-// offset just past the body's last byte, -1 if unknown.
-func (c *Client) openRange(ctx context.Context, d *downloads, id string, version int, off, length int64) (*remote.Body, int64, error) {
+// openRange is one request for a version's bytes, through the redirects
+// of GET /file/{id}/{version} (or straight to the place they led to last
+// time). end is the absolute offset just past the body's last byte, -1 if
+// unknown.
+func (c *Client) openRange(ctx context.Context, d *downloads, id string, version int, name string, off, length int64) (*remote.Body, int64, error) {
 	key := id + "/" + strconv.Itoa(version)
-	for attempt := 0; ; attempt++ {
-		loc, body, end, err := c.resolve(ctx, d, key, id, version, off, length)
-		if err != nil || body != nil {
-			return body, end, err
+	api := c.apiURL(fmt.Sprintf("/file/%s/%d", url.PathEscape(id), version))
+	from, ok := d.target(key)
+	if !ok {
+		from = api
+	}
+	for again := true; ; again = false {
+		resp, final, err := c.follow(ctx, from, off, length)
+		if err == nil {
+			if final != api {
+				d.remember(key, final)
+			}
+			return bodyOf(resp, off)
 		}
-		body, end, err = c.fetchRange(ctx, loc, off, length)
-		if err == nil || attempt > 0 || !isExpired(err) {
-			return body, end, err
+		if again && final != api && isExpired(err) {
+			// A pre-signed URL that has expired (remembered, or on its
+			// way): ask the API afresh, once.
+			d.forget(key)
+			from = api
+			continue
 		}
-		d.forget(key) // expired signature: ask the API for a fresh location once
+		if se, ok := refusedStatus(err); ok && !expiredSignature(se) {
+			return nil, 0, c.refusedDownload(ctx, &d.refusals, id, version, d.refusals.kind(id, name), se)
+		}
+		return nil, 0, err
 	}
 }
 
-// resolve returns the storage location of a version. If the API answers
-// with the bytes itself instead of a redirect, that answer is returned.
-func (c *Client) resolve(ctx context.Context, d *downloads, key, id string, version int, off, length int64) (string, *remote.Body, int64, error) {
-	d.mu.Lock()
-	t, ok := d.targets[key]
-	d.mu.Unlock()
-	if ok && time.Since(t.resolved) < targetTTL {
-		return t.url, nil, 0, nil
-	}
-	req, err := c.newRequest(ctx, http.MethodGet, fmt.Sprintf("/file/%s/%d", url.PathEscape(id), version), nil, nil)
-	if err != nil {
-		return "", nil, 0, err
-	}
-	setRange(req, off, length)
-	resp, err := c.do("download", c.api, req)
-	if err != nil {
-		return "", nil, 0, err
-	}
-	switch resp.StatusCode {
-	case http.StatusFound, http.StatusMovedPermanently, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+// follow GETs from and the redirects it answers, hop by hop (at most
+// maxRedirects). Each hop is judged on its own: one on the API's scheme,
+// host and port goes with the session cookies (and through the
+// throttle); one anywhere else goes without them, whatever came before.
+// It returns the final answer and the URL that gave it.
+func (c *Client) follow(ctx context.Context, from string, off, length int64) (*http.Response, string, error) {
+	u := from
+	for hop := 0; ; hop++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, u, err
+		}
+		req.Header.Set("User-Agent", c.ua)
+		hc := c.storage // no cookie jar: nothing of the session leaves the API host
+		if c.onAPIHost(req.URL) {
+			hc = c.api
+			req.Header.Set("Accept", "application/json") // as on every API request (the SDK's VRCApi.cs)
+		}
+		setRange(req, off, length)
+		resp, err := c.do("download", hc, req)
+		if err != nil {
+			return nil, u, err
+		}
+		if !isRedirect(resp.StatusCode) {
+			return resp, u, nil
+		}
 		resp.Body.Close()
 		loc, err := resp.Location()
-		if err != nil {
-			return "", nil, 0, fmt.Errorf("vrchat: download %s version %d: redirect without a location", id, version)
+		switch {
+		case err != nil:
+			return nil, u, fmt.Errorf("vrchat: download: HTTP %d without a usable Location from %s", resp.StatusCode, redacted(req.URL))
+		case hop+1 > maxRedirects:
+			return nil, u, fmt.Errorf("vrchat: download: more than %d redirects from %s", maxRedirects, redacted(req.URL))
 		}
-		d.remember(key, loc.String())
-		return loc.String(), nil, 0, nil
+		u = loc.String()
 	}
-	b, end, err := bodyOf(resp, off)
-	return "", b, end, err
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// redacted is u without its query, where pre-signed URLs carry signatures.
+func redacted(u *url.URL) string {
+	v := *u
+	v.RawQuery = ""
+	return v.String()
+}
+
+// apiURL is the absolute URL of an API path.
+func (c *Client) apiURL(path string) string {
+	u := *c.base
+	u.Path = strings.TrimRight(c.base.Path, "/") + path
+	return u.String()
+}
+
+// target returns the remembered location of a version, if still fresh.
+func (d *downloads) target(key string) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t, ok := d.targets[key]
+	if !ok || time.Since(t.resolved) >= targetTTL {
+		return "", false
+	}
+	return t.url, true
 }
 
 // maxTargets bounds the remembered locations: past it, expired ones are
@@ -122,24 +188,11 @@ func (d *downloads) forget(key string) {
 	d.mu.Unlock()
 }
 
-// fetchRange GETs loc with a cookie-less client: storage is another host
-// and must never see the session cookies.
-func (c *Client) fetchRange(ctx context.Context, loc string, off, length int64) (*remote.Body, int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	req.Header.Set("User-Agent", c.ua)
-	setRange(req, off, length)
-	resp, err := c.do("download", c.storage, req)
-	if err != nil {
-		return nil, 0, err
-	}
-	if resp.StatusCode >= 300 {
-		resp.Body.Close()
-		return nil, 0, fmt.Errorf("vrchat: download: storage answered HTTP %d", resp.StatusCode)
-	}
-	return bodyOf(resp, off)
+// expiredSignature reports S3's answer to a pre-signed URL past its
+// Expires (403 AccessDenied "Request has expired"): a URL that aged, not
+// a File VRChat refuses.
+func expiredSignature(se *remote.StatusError) bool {
+	return se.Code == http.StatusForbidden && strings.Contains(se.Msg, "Request has expired")
 }
 
 func setRange(req *http.Request, off, length int64) {
@@ -175,8 +228,8 @@ func bodyOf(resp *http.Response, off int64) (*remote.Body, int64, error) {
 	return b, resp.ContentLength, nil
 }
 
-// isExpired reports a refusal from storage, which for a pre-signed URL
-// means its signature has expired.
+// isExpired reports a refusal of a remembered location, which for a
+// pre-signed URL means its signature has expired.
 func isExpired(err error) bool {
 	var se *remote.StatusError
 	return asStatus(err, &se) && (se.Code == http.StatusForbidden || se.Code == http.StatusNotFound)

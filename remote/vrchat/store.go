@@ -135,6 +135,7 @@ func (s *Store) listVersions(ctx context.Context, id string) ([]remote.Entry, er
 		return nil, err
 	}
 	s.w.noteExt(f)
+	s.downloads.refusals.noteKind(f)
 	ext := f.ext()
 	var out []remote.Entry
 	for i := len(f.Versions) - 1; i >= 0; i-- {
@@ -202,7 +203,7 @@ func (s *Store) Open(ctx context.Context, e remote.Entry, off, length int64) (*r
 		if err != nil {
 			break
 		}
-		return s.c.openVersion(ctx, &s.downloads, parts[1], n, off, length)
+		return s.c.openVersion(ctx, &s.downloads, parts[1], n, e.Name, off, length)
 	case len(parts) == 4 && parts[0] == "a":
 		n, err := strconv.Atoi(parts[2])
 		if err != nil {

@@ -54,7 +54,10 @@ func (env *writeEnv) newStore(t *testing.T, up vrchat.UploadOptions) (*vrchat.St
 	t.Helper()
 	auth, twoFA := env.srv.NewSession(env.user)
 	c, err := vrchat.NewClient(vrchat.Config{URL: env.srv.URL(), UserAgent: ua,
-		Cookies: vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA}, Upload: up})
+		Cookies: vrchat.Cookies{Auth: auth, TwoFactorAuth: twoFA}, Upload: up,
+		// Small parts make hundreds of API requests; the real pace is
+		// tested in throttle_test.go.
+		Throttle: vrchat.ThrottleOptions{Rate: 200, Burst: 20}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,9 +44,19 @@
 // ("route=s3" selects the object store); status faults answer in each
 // host's error shape (the API envelope, S3's XML) and are counted in
 // Stats. Knobs: SetURLTTL (expired pre-signed URLs), ExpireSessions
-// (expired cookies), SetRateLimited, SetVersionsStayQueued (uploads
-// accepted, version "queued" forever), SetEntryError, SetWrongETag,
-// SetCorruptDownloads, Options.QueuedPolls.
+// (expired cookies), SetRateLimited and LockOut (429 without Retry-After;
+// a lockout that lengthens when hammered, ratelimit.go),
+// SetVersionsStayQueued (uploads accepted, version "queued" forever),
+// SetEntryError, SetWrongETag, SetCorruptDownloads, Options.QueuedPolls.
+//
+// # Unrecorded answers, played as options
+//
+// Where no recording shows what the real server does, an option plays
+// each plausible answer, and the tests run them all: Options.Download
+// (where a download leads: a storage host, another API URL, or the bytes
+// at once; download.go) and Options.AssetRefusal with
+// Options.AssetRefusedAtRedirect (non-image Files refused with 401 or 403,
+// at the download or where its redirect leads).
 //
 // # Choices where the reference is silent ([INF]/[?])
 //

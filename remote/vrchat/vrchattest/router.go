@@ -147,11 +147,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeWAF(sw)
 		return
 	}
-	s.mu.Lock()
-	limited := s.st.rateLimited
-	s.mu.Unlock()
-	if limited {
-		writeError(sw, http.StatusTooManyRequests, msgRateLimited)
+	if s.rateLimited() {
+		writeRateLimited(sw)
 		return
 	}
 	if !ok {

@@ -150,21 +150,39 @@ func noSuchKey(w http.ResponseWriter, r *http.Request, key string) {
 
 // GET/HEAD: the finished object, Range honoured (206/416) by
 // http.ServeContent over a file or a generated reader.
+// Options.AssetRefusedAtRedirect: the object of a non-image File is
+// refused here ([INF]: a storage host or CDN that wants the game's own
+// credentials; VRCX #416), with AccessDenied in S3's shape and the status
+// of Options.AssetRefusal.
 func (s *Server) s3Get(w *statusWriter, r *http.Request, key string) {
 	s.mu.Lock()
 	var o *object
+	refuse := false
 	if p := s.st.objects[key]; p != nil {
 		o = p.obj
+		refuse = s.opts.AssetRefusedAtRedirect && s.refusesAsset(p.f)
 	}
 	s.mu.Unlock()
 	if o == nil {
 		noSuchKey(w, r, key)
 		return
 	}
+	if refuse {
+		writeS3Error(w, r, s.opts.AssetRefusal, s3Error{Code: "AccessDenied", Message: "Access Denied"})
+		return
+	}
+	if !s.serveObject(w, r, o) {
+		noSuchKey(w, r, key) // removed under us
+	}
+}
+
+// serveObject answers a GET or HEAD with o's bytes (Range honoured),
+// corrupted if SetCorruptDownloads is on. It reports false, having
+// written nothing, if the object was removed under us.
+func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, o *object) bool {
 	rs, c, err := o.reader()
 	if err != nil {
-		noSuchKey(w, r, key) // removed under us
-		return
+		return false
 	}
 	defer c.Close()
 	if s.corrupt.Load() {
@@ -175,6 +193,7 @@ func (s *Server) s3Get(w *statusWriter, r *http.Request, key string) {
 	h.Set("ETag", o.etag)
 	h.Set("Accept-Ranges", "bytes")
 	http.ServeContent(w, r, "", o.modTime, rs)
+	return true
 }
 
 // s3PutCommon checks what every PUT needs: a Content-Length (S3 refuses

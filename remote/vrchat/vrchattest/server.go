@@ -29,10 +29,22 @@ type Options struct {
 	// reports "queued" for this many GET /file/{id} before "complete"
 	// (default 0: complete at once).
 	QueuedPolls int
-	// DownloadRedirect is an unused placeholder kept for compatibility:
-	// downloads ALWAYS answer 302 to a pre-signed URL on the object
-	// endpoint (S3URL), whatever its value.
-	DownloadRedirect bool
+	// Download is where downloads lead (see DownloadMode; default
+	// DownloadToStorage).
+	Download DownloadMode
+	// AssetRefusal, if 401 or 403, refuses downloads of Files that are not
+	// images with that status (default 0: served). Real VRChat probably
+	// refuses them to a user session, but no answer was ever recorded
+	// (real-servers.md, VRChat item 1); see download.go.
+	AssetRefusal int
+	// AssetRefusedAtRedirect moves that refusal to the place the download
+	// redirect leads to.
+	AssetRefusedAtRedirect bool
+	// RateLockout, RateHammerCount and RateHammerWindow shape the lockout
+	// of LockOut (see ratelimit.go); zero values take the defaults.
+	RateLockout      time.Duration
+	RateHammerCount  int
+	RateHammerWindow time.Duration
 	// MaxLogins is how many Basic logins (with the right password) a user
 	// may do before GET /auth/user answers 429 "Created too many sessions
 	// for that user" (default 10; negative: unlimited).
@@ -108,6 +120,8 @@ type state struct {
 
 	gen         int64 // makes on-disk names unique
 	rateLimited bool
+	lockedUntil time.Time   // LockOut: 429 until then (ratelimit.go)
+	refusedAt   []time.Time // recent 429s of rate limiting, to spot hammering
 	urlTTL      time.Duration
 }
 
@@ -237,6 +251,10 @@ type Stats struct {
 	// CookiesSeenOnS3 counts object-store requests that carried a Cookie
 	// header (0 for a correct client).
 	CookiesSeenOnS3 int64
+	// RateLimited counts API requests refused with 429 by SetRateLimited
+	// or LockOut; LockoutsLengthened the bursts of hammering among them
+	// (see ratelimit.go; 0 for a client that backs off).
+	RateLimited, LockoutsLengthened int64
 }
 
 // Stats returns a copy of the counters.
