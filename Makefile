@@ -40,8 +40,7 @@ deps:
 	  fi; \
 	fi
 
-test: deps
-	$(GO) vet $(PKGS)
+test: deps vet
 	$(GO) test $(TESTFLAGS) $(PKGS)
 	# CBRAIN 7.0.0 portals (remote/cbrain/cbraintest/release.go): the client
 	# tests and the CBRAIN mount tests again, against the emulator playing 7.0.0.
@@ -76,8 +75,11 @@ test-short:
 demo: deps build
 	./bin/filesmount demo
 
+# vet for macOS too: code that builds only on Linux (syscall.Stat_t
+# fields, for one) would otherwise break the macOS build unseen.
 vet:
 	$(GO) vet $(PKGS)
+	CGO_ENABLED=0 GOOS=darwin $(GO) vet $(PKGS)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
