@@ -25,11 +25,14 @@ func aliasNames(l *listing) []string {
 // next use. Call it after a change through the mount, before the
 // listing is invalidated. The notifications go from a goroutine of their
 // own, never from the operation: the kernel holds d's lock while that
-// operation runs, and a notification waits for that lock. Until they
-// are through, the nodes the aliases led to are suspect: a path that
-// reaches one gets ESTALE (see staleName) and the kernel looks it up
-// again, which clears the suspicion (childInode) if the name still
-// leads there.
+// operation runs, and a notification waits for that lock. The nodes the
+// aliases led to are suspect: a path that reaches one gets ESTALE (see
+// staleName) and the kernel looks it up again, which clears the suspicion
+// (childInode) if the name still leads there. Only a lookup clears it,
+// not the notification's end: a path walk that passed the old entry just
+// before the notification still reaches the node afterwards (seen under
+// load: an open of latest.txt served the version before the one just
+// written, TestVRChatWriteOntoVersionKeepsIt).
 func (d *dirNode) forgetAliases() {
 	d.mu.Lock()
 	names := d.aliases
@@ -37,21 +40,16 @@ func (d *dirNode) forgetAliases() {
 	if len(names) == 0 {
 		return
 	}
-	var suspects []*fileNode
 	for _, name := range names {
 		if ch := d.GetChild(name); ch != nil {
 			if f, ok := ch.Operations().(*fileNode); ok {
 				f.setSuspect(true)
-				suspects = append(suspects, f)
 			}
 		}
 	}
 	go func() {
 		for _, name := range names {
 			d.NotifyEntry(name) // an error means the kernel holds no such entry
-		}
-		for _, f := range suspects {
-			f.setSuspect(false)
 		}
 	}()
 }

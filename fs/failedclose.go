@@ -42,8 +42,9 @@ func (n *fileNode) closeFailed(st *staged) {
 		// The kernel may still hold the size of what was written
 		// until the invalidation below reaches it; an O_APPEND write
 		// would land past the remote content. A path reaching the
-		// node meanwhile gets ESTALE, and the lookup that follows
-		// gives the kernel the remote size (and clears this).
+		// node gets ESTALE until a lookup gives the kernel the remote
+		// size (and clears this; see forgetAliases for why only a
+		// lookup does).
 		n.suspect = true
 	}
 	n.kernelVersion = ""
@@ -62,9 +63,6 @@ func (n *fileNode) closeFailed(st *staged) {
 		// takes the size the kernel has).
 		parent.NotifyEntry(name) // an error means the kernel holds no such entry
 		n.NotifyContent(0, 0)
-		if !neverUploaded {
-			n.setSuspect(false)
-		}
 	}()
 }
 
