@@ -127,7 +127,7 @@ func (n *fileNode) revive(d *dirNode, name string, e remote.Entry, links uint32)
 		n.suspect = false // looked up again: the name leads here
 		return true
 	case n.unlinked && n.st == nil:
-		n.unlinked = false
+		n.unlinked, n.suspect = false, false
 		n.entry, n.links, n.parent, n.name = e, links, d, name
 		n.kernelVersion = ""
 		return true
@@ -183,16 +183,27 @@ func (n *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.
 		// go-fuse passes one of the node's open files.)
 		return staleName
 	}
+	n.attrOut(ctx, fh, out)
+	return 0
+}
+
+// attrOut fills out for a Getattr, or for a Setattr that has done its work:
+// that one must answer with the attributes even if its change made the
+// name stale (writing onto latest<ext> makes a new version, and suspects
+// the node the alias led to). An ESTALE there would make the kernel look
+// the name up again and apply the change a second time, to the new
+// version (the VRChat model: truncate of latest.dat made two versions).
+func (n *fileNode) attrOut(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) {
 	switch h := fh.(type) {
 	case *readHandle:
 		// An open handle reads a pinned version: report its size.
 		n.entryAttr(h.entry, &out.Attr)
-		return 0
+		return
 	case *dynamicHandle:
 		e := h.entry
 		e.Size = int64(len(h.data))
 		n.entryAttr(e, &out.Attr)
-		return 0
+		return
 	}
 	if n.fillAttr(&out.Attr) {
 		// Local content: the next stat asks again, so that the size is
@@ -200,7 +211,6 @@ func (n *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.
 		out.SetTimeout(uncachedEntry)
 	}
 	n.reportAttr(ctx, &out.Attr)
-	return 0
 }
 
 func (n *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {

@@ -451,7 +451,8 @@ func (n *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.S
 	if errno := n.setTimes(in); errno != 0 {
 		return errno
 	}
-	return n.Getattr(ctx, fh, out)
+	n.attrOut(ctx, fh, out)
+	return 0
 }
 
 // writeOpenFlags chooses how the kernel passes a write handle's data.
