@@ -81,7 +81,12 @@ var nodeIDs atomic.Uint64
 func (n *fileNode) updateFromListing(e remote.Entry, links uint32) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.entry.ID != e.ID || n.unlinked {
+	if n.entry.ID != e.ID || n.unlinked || n.retired {
+		// A retired node's name is gone (the remote stored what was
+		// written under a name of its own): returned by a lookup, it
+		// would get ESTALE at every use, until the kernel forgot it.
+		// The object gets a node of its own; descriptors still open
+		// keep this one.
 		return false
 	}
 	n.entry = e
