@@ -127,7 +127,7 @@ func (n *fileNode) revive(d *dirNode, name string, e remote.Entry, links uint32)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
-	case n.entry.ID == e.ID && !n.unlinked:
+	case n.entry.ID == e.ID && !n.unlinked && !n.retired:
 		n.entry, n.links = e, links
 		n.suspect = false // looked up again: the name leads here
 		return true
