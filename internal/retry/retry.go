@@ -84,7 +84,7 @@ func (p Policy) WithDefaults() Policy {
 		p.Now = time.Now
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleep
+		p.Sleep = Sleep
 	}
 	if p.Rand == nil {
 		p.Rand = rand.Float64
@@ -92,7 +92,8 @@ func (p Policy) WithDefaults() Policy {
 	return p
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits for d, or returns ctx's error if ctx ends first.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

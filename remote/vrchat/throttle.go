@@ -96,23 +96,12 @@ func (o ThrottleOptions) withDefaults() ThrottleOptions {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = retry.Sleep
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Float64
 	}
 	return o
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // backoff is the remote-wide back-off as a pure state machine: no clock,
