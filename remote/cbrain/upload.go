@@ -330,6 +330,15 @@ func refineUploadError(se *remote.StatusError) {
 // sit in any subdirectory of a MultiLevel provider, so several may match:
 // the newest is taken, which is the one an upload has just made.
 func (c *Client) findOwned(ctx context.Context, me Identity, dpID int64, name string) (*Userfile, error) {
+	return c.newestOwned(ctx, me, dpID, name, func(f *Userfile) bool {
+		return f.Name == name && (f.BrowsePath == nil || *f.BrowsePath == "")
+	})
+}
+
+// newestOwned asks the portal for the files called name on provider dpID
+// owned by me (its name filter is a substring match, see userfiles.go),
+// and returns the newest that keep accepts, or nil.
+func (c *Client) newestOwned(ctx context.Context, me Identity, dpID int64, name string, keep func(*Userfile) bool) (*Userfile, error) {
 	files, err := c.Userfiles(ctx, url.Values{
 		"name":             {name},
 		"data_provider_id": {strconv.FormatInt(dpID, 10)},
@@ -339,7 +348,7 @@ func (c *Client) findOwned(ctx context.Context, me Identity, dpID int64, name st
 		return nil, err
 	}
 	return newest(files, func(f *Userfile) bool {
-		return f.Name == name && f.DataProviderID == dpID && f.UserID == me.UserID && (f.BrowsePath == nil || *f.BrowsePath == "")
+		return f.DataProviderID == dpID && f.UserID == me.UserID && keep(f)
 	}), nil
 }
 

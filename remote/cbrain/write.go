@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -354,17 +352,9 @@ func (c *Client) move(ctx context.Context, uf *Userfile, dest int64) error {
 // compare names with SQL "=" under a case-insensitive collation and do
 // not look at browse_path).
 func (c *Client) ownedAnywhere(ctx context.Context, me Identity, dpID int64, name string, except ...int64) (*Userfile, error) {
-	files, err := c.Userfiles(ctx, url.Values{
-		"name":             {name},
-		"data_provider_id": {strconv.FormatInt(dpID, 10)},
-		"user_id":          {strconv.FormatInt(me.UserID, 10)},
+	return c.newestOwned(ctx, me, dpID, name, func(f *Userfile) bool {
+		return strings.EqualFold(f.Name, name) && !slices.Contains(except, f.ID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return newest(files, func(f *Userfile) bool {
-		return strings.EqualFold(f.Name, name) && f.DataProviderID == dpID && f.UserID == me.UserID && !slices.Contains(except, f.ID)
-	}), nil
 }
 
 // refuseTaken fails with ErrExist when moving oldName to provider dpID as
