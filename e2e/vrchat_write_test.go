@@ -79,7 +79,9 @@ func TestVRChatNewFileAndVersions(t *testing.T) {
 	if got := lsNames(t, pic); got != "1.png latest.png" {
 		t.Errorf("after rm 2.png: %q", got)
 	}
-	run(t, "rm", "-r", pic)
+	// -f: rm -r alone may report that the second name of the last
+	// version is gone (SEMANTICS.md, "rm -r of a File").
+	run(t, "rm", "-rf", pic)
 	if _, err := os.Stat(pic); !os.IsNotExist(err) {
 		t.Errorf("rm -r left the File: %v", err)
 	}
