@@ -12,18 +12,6 @@ import (
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
 )
 
-// displayVariants are the emulator's plays of the display action's
-// unrecorded answers (cbraintest.DisplayOptions).
-var displayVariants = []struct {
-	name string
-	opts cbraintest.DisplayOptions
-}{
-	{"default", cbraintest.DisplayOptions{}},
-	{"PlainJSON", cbraintest.DisplayOptions{PlainJSON: true}},
-	{"ViewerErrors", cbraintest.DisplayOptions{ViewerErrors: true}},
-	{"TimeZone-0500", cbraintest.DisplayOptions{TimeZone: time.FixedZone("EST", -5*3600)}},
-}
-
 // oddMembers are collection members whose names the portal escapes twice
 // (JSON, then HTML), with the mtimes they are given.
 var oddMembers = map[string]string{
@@ -57,9 +45,9 @@ func seedOddCollection(srv *cbraintest.Server, user int) (dp, coll int) {
 // every play of the display action, and the portal files no report; the
 // demo's collections list too.
 func TestUnsyncedCollectionInMount(t *testing.T) {
-	for _, v := range displayVariants {
-		t.Run(v.name, func(t *testing.T) {
-			env := mountCBRAIN(t, envOptions{display: v.opts, seed: func(t *testing.T, srv *cbraintest.Server, user int) {
+	for _, v := range cbraintest.DisplayVariants {
+		t.Run(v.Name, func(t *testing.T) {
+			env := mountCBRAIN(t, envOptions{display: v.Opts, seed: func(t *testing.T, srv *cbraintest.Server, user int) {
 				seedOddCollection(srv, user)
 			}})
 			dir := filepath.Join(env.mnt, "cbrain", "FarDP", "Odd")

@@ -70,13 +70,24 @@ func (n *fileNode) closeFailed(st *staged) {
 // close let go of it (closeFailed): the file no longer exists, so the data
 // goes to the recovery folder, and the close reports EIO.
 func (n *fileNode) handBackAgain(st *staged, path, op string) syscall.Errno {
-	st.markClean() // before the copy: a write during it marks it again
-	kept, err := n.fsys.handBackStaged(st, path)
+	kept, err := n.fsys.keepInRecovery(st, path)
 	if err != nil {
-		st.markDirty()
 		n.fsys.opts.Logger.Printf("%s %s: not uploaded: an earlier close of this file failed, and what was written since through a descriptor still open could not be copied to the recovery folder (%v); it stays in %s until that descriptor closes (EIO)", op, path, err, st.path)
 		return syscall.EIO
 	}
 	n.fsys.opts.Logger.Printf("%s %s: not uploaded: an earlier close of this file failed and let go of it; what was written since through a descriptor still open is kept in %s (EIO)", op, path, kept)
 	return syscall.EIO
+}
+
+// keepInRecovery hands staged copy st back to the recovery folder and
+// marks it clean, so that its release may drop it; a write during the copy
+// marks it dirty again. If the copy fails, st stays dirty: it holds the
+// only data.
+func (f *filesys) keepInRecovery(st *staged, path string) (string, error) {
+	st.markClean()
+	kept, err := f.handBackStaged(st, path)
+	if err != nil {
+		st.markDirty()
+	}
+	return kept, err
 }

@@ -289,10 +289,8 @@ func (n *fileNode) uploadLocked(ctx context.Context, st *staged, op string) (err
 		if isTempName(name) {
 			return 0, nil // uploaded when renamed to its final name
 		}
-		st.markClean() // before the copy: a write during it marks it again
-		kept, herr := n.fsys.handBackStaged(st, path)
+		kept, herr := n.fsys.keepInRecovery(st, path)
 		if herr != nil {
-			st.markDirty()
 			n.fsys.opts.Logger.Printf("upload %s: %v; the data could not be copied to the recovery folder (%v) and stays in %s (EINVAL)", path, err, herr, st.path)
 			return syscall.EINVAL, nil
 		}

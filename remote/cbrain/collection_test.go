@@ -14,18 +14,6 @@ import (
 	"github.com/filesmount/filesmount/remote/cbrain/cbraintest"
 )
 
-// displayVariants are the emulator's plays of the display action's
-// unrecorded answers (cbraintest.DisplayOptions); tests run them all.
-var displayVariants = []struct {
-	name string
-	opts cbraintest.DisplayOptions
-}{
-	{"default", cbraintest.DisplayOptions{}},
-	{"PlainJSON", cbraintest.DisplayOptions{PlainJSON: true}},
-	{"ViewerErrors", cbraintest.DisplayOptions{ViewerErrors: true}},
-	{"TimeZone-0500", cbraintest.DisplayOptions{TimeZone: time.FixedZone("EST", -5*3600)}},
-}
-
 // oddCollection has members whose names need escaping in JSON and HTML.
 var oddCollection = map[string][]byte{
 	`a&b.txt`:      []byte("ampersand\n"),
@@ -138,9 +126,9 @@ func readMember(t *testing.T, s *cbrain.Store, e remote.Entry) string {
 // filed on the portal; a known-synced one is asked directly; a collection
 // on a provider the portal syncs inline is asked without a sync.
 func TestCollectionListedOnEachVariant(t *testing.T) {
-	for _, v := range displayVariants {
-		t.Run(v.name, func(t *testing.T) {
-			f := collSetup(t, v.opts)
+	for _, v := range cbraintest.DisplayVariants {
+		t.Run(v.Name, func(t *testing.T) {
+			f := collSetup(t, v.Opts)
 			coll := f.entry(t, "RemoteDP", "Far")
 			f.srv.ResetStats()
 			members, err := f.store.List(context.Background(), coll)
@@ -197,9 +185,9 @@ func TestCollectionListedOnEachVariant(t *testing.T) {
 // none when the viewer's errors are rendered), then a sync; its members
 // are read again after a sync too.
 func TestCollectionDroppedFromCache(t *testing.T) {
-	for _, v := range displayVariants {
-		t.Run(v.name, func(t *testing.T) {
-			f := collSetup(t, v.opts)
+	for _, v := range cbraintest.DisplayVariants {
+		t.Run(v.Name, func(t *testing.T) {
+			f := collSetup(t, v.Opts)
 			coll := f.entry(t, "RemoteDP", "Far")
 			members, err := f.store.List(context.Background(), coll)
 			if err != nil {
@@ -214,7 +202,7 @@ func TestCollectionDroppedFromCache(t *testing.T) {
 			checkMembers(t, again)
 			st := f.srv.Stats()
 			wantReports := int64(1)
-			if v.opts.ViewerErrors {
+			if v.Opts.ViewerErrors {
 				wantReports = 0
 			}
 			if st.ByRoute["GET /userfiles/:id/display"] != 2 || st.ByRoute["POST /userfiles/sync_multiple"] != 1 || st.ErrorMessages != wantReports {

@@ -43,6 +43,21 @@ type DisplayOptions struct {
 	TimeZone *time.Location
 }
 
+// DisplayVariant is one play of the display action's unrecorded answers.
+type DisplayVariant struct {
+	Name string
+	Opts DisplayOptions
+}
+
+// DisplayVariants are every play of DisplayOptions worth running: tests of
+// collections run them all, since no real portal has been recorded.
+var DisplayVariants = []DisplayVariant{
+	{"default", DisplayOptions{}},
+	{"PlainJSON", DisplayOptions{PlainJSON: true}},
+	{"ViewerErrors", DisplayOptions{ViewerErrors: true}},
+	{"TimeZone-0500", DisplayOptions{TimeZone: time.FixedZone("EST", -5*3600)}},
+}
+
 // countPortalReports counts what the real portal files when an action
 // fails inside its rescue: Message.send_message (an error message to the
 // user) and ExceptionLog.log_exception.
